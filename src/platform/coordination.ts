@@ -1,0 +1,40 @@
+/**
+ * Coordination between debate workers: leases (locks), the due-set of sessions to advance,
+ * pub/sub of debate events and short-lived key/value state (bot conversations).
+ *
+ * Postgres is the source of truth; this only coordinates. Two implementations pass the same
+ * contract tests: Redis (several instances) and in-process memory (the embedded default, one instance).
+ */
+export interface Coordination {
+  /** `redis` or `memory`: shown in /health and in the start-up log line. */
+  readonly kind: "redis" | "memory";
+
+  /** Takes the lease `key` for `ttlMs` if nobody holds it. Returns the holder token, or null when taken. */
+  acquireLock(key: string, ttlMs: number): Promise<string | null>;
+  /** Extends the lease only if `token` still holds it. */
+  extendLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lease only if `token` still holds it (compare-and-delete). */
+  releaseLock(key: string, token: string): Promise<boolean>;
+
+  /** Marks `member` due at `atMs` (epoch ms); re-marking moves it. */
+  markDue(member: string, atMs: number): Promise<void>;
+  /** Removes `member` from the due-set. */
+  unmarkDue(member: string): Promise<void>;
+  /** Up to `limit` members whose due time is ≤ `nowMs`, earliest first. Does not remove them. */
+  dueMembers(nowMs: number, limit: number): Promise<string[]>;
+
+  /** Publishes `message` to every subscriber of `channel` on every instance. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Subscribes to `channel`; resolves once the subscription is live. The returned function unsubscribes. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+
+  /** Stores `value` under `key` for `ttlMs`. */
+  setValue(key: string, value: string, ttlMs: number): Promise<void>;
+  getValue(key: string): Promise<string | null>;
+  deleteValue(key: string): Promise<void>;
+
+  /** True when the backing store answers. */
+  ping(): Promise<boolean>;
+  /** Closes connections and drops subscriptions. */
+  close(): Promise<void>;
+}

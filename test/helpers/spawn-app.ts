@@ -1,0 +1,77 @@
+import { fileURLToPath } from "node:url";
+import type { Subprocess } from "bun";
+
+export const mainScript = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+
+/** A child `bun src/main.ts` process with its output collected. */
+export interface SpawnedApp {
+  process: Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the first match of `pattern` in the output, or rejects when the process exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts the app as a real process with exactly `env` (plus PATH and HOME): nothing leaks from the test runner. */
+export function spawnApp(options: {
+  env: Record<string, string>;
+  cwd?: string;
+  script?: string;
+}): SpawnedApp {
+  const child = Bun.spawn(["bun", options.script ?? mainScript], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const listeners = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      for (const listener of listeners) listener();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const exited = child.exited.then(async (code) => {
+    await pumps;
+    for (const listener of listeners) listener();
+    return code;
+  });
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  return {
+    process: child,
+    output: () => text,
+    exited,
+    kill: (signal = "SIGTERM") => child.kill(signal),
+    waitFor(pattern, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = text.match(pattern);
+          if (match) return finish(() => resolve(match));
+          if (done) finish(() => reject(new Error(`process exited before ${pattern}; output:\n${text}`)));
+        };
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${text}`))),
+          timeoutMs,
+        );
+        const finish = (action: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          action();
+        };
+        listeners.add(check);
+        void exited.then(check);
+        check();
+      });
+    },
+  };
+}
