@@ -47,9 +47,9 @@ export const runtimeSettingSpecs = {
     expected: "an integer from 5 to 600",
   },
   CONTEXT_TOKEN_LIMIT: {
-    schema: positiveInt(500, 1_000_000),
+    schema: positiveInt(1000, 1_000_000),
     defaultValue: "6000",
-    expected: "an integer from 500 to 1000000",
+    expected: "an integer from 1000 to 1000000",
   },
   SESSION_TIMEOUT_SEC: {
     schema: positiveInt(30, 86_400),

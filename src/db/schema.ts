@@ -104,6 +104,10 @@ export const sessions = pgTable(
     language: text("language").notNull().default("ru"),
     maxRounds: integer("max_rounds").notNull(),
     currentRound: integer("current_round").notNull().default(0),
+    /** The order_index of the participant who speaks next within `current_round`. */
+    nextOrderIndex: integer("next_order_index").notNull().default(0),
+    /** Bot outbox for the closing line: pending until posted (skipped for sessions without a chat). */
+    closingDeliveryStatus: deliveryStatus("closing_delivery_status").notNull().default("pending"),
     /** Runtime limits captured at start so a settings change does not alter a running debate. */
     limits: jsonb("limits").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
@@ -169,6 +173,8 @@ export const messages = pgTable(
     cost: money("cost"),
     latencyMs: integer("latency_ms"),
     estimated: boolean("estimated").notNull().default(false),
+    /** Loop guard verdict (`empty`, `repeat`): kept for accounting, neither posted nor fed to models. */
+    flagged: text("flagged"),
     /** For summaries: the last turn_index the summary covers. */
     summaryUntil: integer("summary_until"),
     /** Bot outbox: pending until posted to the chat (or skipped when there is no chat). */

@@ -1,0 +1,69 @@
+import type { Coordination } from "../platform/coordination";
+import type { Db } from "../platform/db";
+import type { Logger } from "../platform/logger";
+import type { SecretBox } from "../platform/secret-box";
+import type { SettingsService } from "../settings/settings-service";
+import { createDebateEventBus, type DebateEventBus } from "./debate-events";
+import { createDebateService, type DebateService } from "./debate-service";
+import { type ChatModelOptions, createModelFactory } from "./model-factory";
+import { createScheduler, type Scheduler, type SchedulerOptions } from "./scheduler";
+import { createTurnRunner } from "./turn-runner";
+
+/** The debate core as the doors see it. */
+export interface DebateEngine {
+  events: DebateEventBus;
+  debate: DebateService;
+  scheduler: Scheduler;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Wires events, runner, scheduler and service; no framework, no door. */
+export function createDebateEngine(deps: {
+  db: Db;
+  coordination: Coordination;
+  settings: SettingsService;
+  secretBox: SecretBox;
+  logger: Logger;
+  scheduler?: SchedulerOptions;
+  models?: ChatModelOptions;
+  deltaIntervalMs?: number;
+}): DebateEngine {
+  const logger = deps.logger.child({ component: "debate" });
+  const events = createDebateEventBus({ coordination: deps.coordination, logger });
+  const runner = createTurnRunner({
+    db: deps.db,
+    events,
+    logger,
+    modelFor: createModelFactory({ secretBox: deps.secretBox, options: deps.models }),
+    deltaIntervalMs: deps.deltaIntervalMs,
+  });
+  const scheduler = createScheduler({
+    db: deps.db,
+    coordination: deps.coordination,
+    events,
+    runner,
+    logger,
+    options: deps.scheduler,
+  });
+  const debate = createDebateService({
+    db: deps.db,
+    settings: deps.settings,
+    events,
+    waker: scheduler,
+    logger,
+  });
+  return {
+    events,
+    debate,
+    scheduler,
+    async start() {
+      await events.start();
+      await scheduler.start();
+    },
+    async stop() {
+      await scheduler.stop();
+      await events.stop();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/** Why a debate operation was refused; each door maps `code` to its own answer (HTTP status, bot reply). */
+export type DebateErrorCode =
+  | "session_not_found"
+  | "invalid_state"
+  | "invalid_topic"
+  | "not_enough_participants"
+  | "provider_not_found"
+  | "personality_not_found"
+  | "chat_busy";
+
+/** A refused debate operation with a message safe to show to the user or operator. */
+export class DebateError extends Error {
+  constructor(
+    readonly code: DebateErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "DebateError";
+  }
+}

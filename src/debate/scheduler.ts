@@ -1,0 +1,162 @@
+import { eq } from "drizzle-orm";
+import { sessions } from "../db/schema";
+import type { Coordination } from "../platform/coordination";
+import type { Db } from "../platform/db";
+import type { Logger } from "../platform/logger";
+import type { DebateEventBus } from "./debate-events";
+import type { DebateWaker } from "./debate-service";
+import type { TurnRunner } from "./turn-runner";
+
+export interface SchedulerOptions {
+  /** Lease of a session's lock; renewed every third of it while the session runs here. */
+  leaseMs?: number;
+  /** How often the due-set is polled when nothing woke the scheduler. */
+  pollMs?: number;
+  /** Debates this instance runs at once. */
+  maxConcurrent?: number;
+  /** Delay before a session whose run crashed is tried again. */
+  retryDelayMs?: number;
+}
+
+export interface Scheduler extends DebateWaker {
+  /** Resumes running sessions found in Postgres and starts polling. */
+  start(): Promise<void>;
+  /** Stops polling, aborts local runs without writing, releases their locks. */
+  stop(): Promise<void>;
+  /** Sessions running on this instance now. */
+  localSessions(): string[];
+}
+
+const lockKey = (sessionId: string) => `lock:session:${sessionId}`;
+
+/**
+ * Advances debates: a due-set of session ids in the coordination store, a lease per session,
+ * Postgres as the source of truth. A session runs on one instance at a time while its lease
+ * holds; when a process dies, its lease and due time lapse together and another instance
+ * (or this one after a restart) resumes it. The unique (session_id, turn_index) is the final guard.
+ */
+export function createScheduler(deps: {
+  db: Db;
+  coordination: Coordination;
+  events: DebateEventBus;
+  runner: TurnRunner;
+  logger: Logger;
+  options?: SchedulerOptions;
+}): Scheduler {
+  const { db, coordination, events, runner, logger } = deps;
+  const leaseMs = deps.options?.leaseMs ?? 15_000;
+  const pollMs = deps.options?.pollMs ?? 250;
+  const maxConcurrent = deps.options?.maxConcurrent ?? 500;
+  const retryDelayMs = deps.options?.retryDelayMs ?? 2_000;
+  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = true;
+  let polling: Promise<void> | null = null;
+  let pollAgain = false;
+  let unsubscribeControl: (() => void) | undefined;
+
+  async function runLocally(sessionId: string, token: string) {
+    const controller = new AbortController();
+    const heartbeat = setInterval(
+      async () => {
+        try {
+          const held = await coordination.extendLock(lockKey(sessionId), token, leaseMs);
+          if (!held) {
+            logger.warn("lease lost; stopping local run", { session: sessionId });
+            controller.abort(new Error("lease lost"));
+            return;
+          }
+          await coordination.markDue(sessionId, Date.now() + leaseMs);
+        } catch (error) {
+          // Redis unreachable: keep going; the unique turn index still guards against duplicates.
+          logger.warn("lease renewal failed", { session: sessionId, error });
+        }
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    const done = (async () => {
+      try {
+        const outcome = await runner.run(sessionId, controller.signal);
+        if (outcome !== "aborted") await coordination.unmarkDue(sessionId);
+      } catch (error) {
+        logger.error("debate run failed; will retry", { session: sessionId, error });
+        await coordination.markDue(sessionId, Date.now() + retryDelayMs).catch(() => {});
+      } finally {
+        clearInterval(heartbeat);
+        running.delete(sessionId);
+        await coordination.releaseLock(lockKey(sessionId), token).catch(() => {});
+        if (!stopped) schedulePoll(0);
+      }
+    })();
+    running.set(sessionId, { controller, done });
+  }
+
+  async function pollOnce() {
+    const free = maxConcurrent - running.size;
+    if (free <= 0) return;
+    const due = await coordination.dueMembers(Date.now(), Math.min(free + running.size, 1000));
+    for (const sessionId of due) {
+      if (stopped || running.size >= maxConcurrent) break;
+      if (running.has(sessionId)) continue;
+      const token = await coordination.acquireLock(lockKey(sessionId), leaseMs);
+      if (!token) continue;
+      // If this process dies, the session becomes due again exactly when the lease lapses.
+      await coordination.markDue(sessionId, Date.now() + leaseMs);
+      await runLocally(sessionId, token);
+    }
+  }
+
+  function schedulePoll(delay: number) {
+    if (stopped) return;
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      polling = pollOnce()
+        .catch((error: unknown) => logger.warn("scheduler poll failed", { error }))
+        .finally(() => {
+          polling = null;
+          const again = pollAgain;
+          pollAgain = false;
+          schedulePoll(again ? 0 : pollMs);
+        });
+    }, delay);
+  }
+
+  return {
+    async start() {
+      stopped = false;
+      unsubscribeControl = events.onControl((command) => {
+        if (command.type === "stop") running.get(command.sessionId)?.controller.abort(new Error("stopped"));
+      });
+      const resumable = await db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(eq(sessions.status, "running"));
+      for (const row of resumable) {
+        // Only sessions nobody holds: a live holder keeps its own due time.
+        if (!running.has(row.id)) await coordination.markDue(row.id, Date.now());
+      }
+      if (resumable.length > 0) logger.info("resuming running sessions", { count: resumable.length });
+      schedulePoll(0);
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      unsubscribeControl?.();
+      await polling;
+      const runs = [...running.entries()];
+      for (const [, run] of runs) run.controller.abort(new Error("shutdown"));
+      await Promise.all(runs.map(([, run]) => run.done));
+      // Hand the sessions over now rather than when the leases lapse.
+      for (const [sessionId] of runs) await coordination.markDue(sessionId, Date.now()).catch(() => {});
+    },
+    async wake(sessionId) {
+      await coordination.markDue(sessionId, Date.now());
+      schedulePoll(0);
+    },
+    localSessions: () => [...running.keys()],
+  };
+}

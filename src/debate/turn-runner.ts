@@ -1,0 +1,658 @@
+import { and, asc, eq, inArray } from "drizzle-orm";
+import {
+  type Message,
+  messages,
+  type Personality,
+  type Provider,
+  personalities,
+  providers,
+  type Session,
+  type SessionParticipant,
+  type SessionStatus,
+  type StopReason,
+  sessionParticipants,
+  sessions,
+} from "../db/schema";
+import type { ChatMessage, ChatModel, ChatResult } from "../llm/chat-model";
+import { LlmError } from "../llm/llm-errors";
+import type { Db } from "../platform/db";
+import type { Logger } from "../platform/logger";
+import { buildSummaryRequest, fitMessages, planCompression } from "./context-compression";
+import type { DebateEvent, DebateEventBus } from "./debate-events";
+import { sumTotals } from "./debate-service";
+import { debateTexts } from "./debate-texts";
+import { judgeAnswer, MAX_LOOP_STRIKES } from "./loop-guard";
+import {
+  buildPromptMessages,
+  buildSystemPrompt,
+  messageTokens,
+  type PromptParticipant,
+  type PromptTurn,
+  turnCall,
+} from "./prompt";
+import { type SessionLimits, shouldStop } from "./stop-conditions";
+
+/** Consecutive failed turns (timeouts or exhausted retries) after which a participant is excluded. */
+const MAX_CONSECUTIVE_FAILURES = 2;
+/** How many recent turns the loop guard compares an answer with, per participant. */
+const RECENT_TURNS_PER_PARTICIPANT = 2;
+
+export interface TurnRunnerDeps {
+  db: Db;
+  events: DebateEventBus;
+  logger: Logger;
+  /** The chat model for a provider row (decrypts its key; cached by the caller). */
+  modelFor: (provider: Provider) => ChatModel;
+  now?: () => number;
+  /** Minimum gap between two `turn-delta` events of one turn; 0 turns deltas off. */
+  deltaIntervalMs?: number;
+}
+
+/** How a run ended: the session is over, someone else owns it now, or this run was asked to stop. */
+export type RunOutcome = "ended" | "not-running" | "aborted";
+
+type NewMessage = typeof messages.$inferInsert;
+
+/** Everything one step writes, atomically, guarded by the session still running. */
+interface Step {
+  messages: Omit<NewMessage, "sessionId" | "turnIndex">[];
+  participants?: { id: number; set: Partial<SessionParticipant> }[];
+  cursor?: { currentRound: number; nextOrderIndex: number };
+  end?: { status: Exclude<SessionStatus, "created" | "running">; reason: StopReason; detail?: string | null };
+}
+
+/** The session changed under us (stopped, or another holder wrote this turn): stop quietly. */
+class SessionMovedOn extends Error {}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code =
+    (error as { code?: string; cause?: { code?: string } }).code ??
+    (error as { cause?: { code?: string } }).cause?.code;
+  return code === "23505";
+}
+
+/** In-memory state of a session while this process holds its lease. Postgres stays the truth. */
+interface RunState {
+  session: Session;
+  limits: SessionLimits;
+  participants: SessionParticipant[];
+  messages: Message[];
+  providers: Map<number, Provider>;
+  personas: Map<number, Personality>;
+  systemPrompts: Map<number, string>;
+  lastExclusionCause: "timeout" | "other" | null;
+}
+
+/**
+ * Runs a session's turns until it ends, `signal` aborts (stop requested, lease lost, shutdown),
+ * or the session is no longer running. Each turn is one transaction guarded by
+ * `status = 'running'` and the unique `(session_id, turn_index)`: a turn is written exactly once.
+ */
+export function createTurnRunner(deps: TurnRunnerDeps) {
+  const { db, events, logger, modelFor } = deps;
+  const now = deps.now ?? Date.now;
+  const deltaIntervalMs = deps.deltaIntervalMs ?? 250;
+  const tokenCache = new Map<string, number>();
+
+  const tokensOfText = (text: string) => {
+    // Contents repeat across turns (history is resent): count each distinct text once.
+    const cached = tokenCache.get(text);
+    if (cached !== undefined) return cached;
+    const value = messageTokens(text);
+    if (tokenCache.size > 50_000) tokenCache.clear();
+    tokenCache.set(text, value);
+    return value;
+  };
+
+  const publish = (event: DebateEvent) =>
+    events
+      .publish(event)
+      .catch((error: unknown) => logger.warn("event publish failed", { error, type: event.type }));
+
+  async function load(sessionId: string): Promise<RunState | null> {
+    const [session] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
+    if (session?.status !== "running") return null;
+    const [participantRows, messageRows] = await Promise.all([
+      db
+        .select()
+        .from(sessionParticipants)
+        .where(eq(sessionParticipants.sessionId, sessionId))
+        .orderBy(asc(sessionParticipants.orderIndex)),
+      db.select().from(messages).where(eq(messages.sessionId, sessionId)).orderBy(asc(messages.turnIndex)),
+    ]);
+    const providerIds = participantRows
+      .map((row) => row.providerId)
+      .filter((id): id is number => id !== null);
+    const personaIds = participantRows
+      .map((row) => row.personalityId)
+      .filter((id): id is number => id !== null);
+    const [providerRows, personaRows] = await Promise.all([
+      providerIds.length ? db.select().from(providers).where(inArray(providers.id, providerIds)) : [],
+      personaIds.length ? db.select().from(personalities).where(inArray(personalities.id, personaIds)) : [],
+    ]);
+    return {
+      session,
+      limits: session.limits as unknown as SessionLimits,
+      participants: participantRows,
+      messages: messageRows,
+      providers: new Map(providerRows.map((row) => [row.id, row])),
+      personas: new Map(personaRows.map((row) => [row.id, row])),
+      systemPrompts: new Map(),
+      lastExclusionCause: null,
+    };
+  }
+
+  /** Writes one step; updates the in-memory state only after the commit. */
+  async function commit(state: RunState, step: Step): Promise<Message[]> {
+    const sessionId = state.session.id;
+    const firstIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
+    try {
+      const result = await db.transaction(async (tx) => {
+        const [updated] = await tx
+          .update(sessions)
+          .set({
+            ...(step.cursor ?? {}),
+            ...(step.end
+              ? {
+                  status: step.end.status,
+                  stopReason: step.end.reason,
+                  stopDetail: step.end.detail ?? null,
+                  finishedAt: new Date(),
+                }
+              : {}),
+          })
+          .where(and(eq(sessions.id, sessionId), eq(sessions.status, "running")))
+          .returning();
+        if (!updated) throw new SessionMovedOn();
+        const inserted = step.messages.length
+          ? await tx
+              .insert(messages)
+              .values(
+                step.messages.map((message, offset) => ({
+                  ...message,
+                  sessionId,
+                  turnIndex: firstIndex + offset,
+                })),
+              )
+              .returning()
+          : [];
+        for (const change of step.participants ?? []) {
+          await tx.update(sessionParticipants).set(change.set).where(eq(sessionParticipants.id, change.id));
+        }
+        return { updated, inserted };
+      });
+      state.session = result.updated;
+      state.messages.push(...result.inserted);
+      for (const change of step.participants ?? []) {
+        const index = state.participants.findIndex((participant) => participant.id === change.id);
+        if (index >= 0) state.participants[index] = { ...state.participants[index]!, ...change.set };
+      }
+      return result.inserted;
+    } catch (error) {
+      if (error instanceof SessionMovedOn || isUniqueViolation(error)) throw new SessionMovedOn();
+      throw error;
+    }
+  }
+
+  async function publishEnd(state: RunState) {
+    await publish({
+      type: "session-end",
+      sessionId: state.session.id,
+      status: state.session.status,
+      stopReason: state.session.stopReason,
+      rounds: state.session.currentRound,
+      totals: sumTotals(state.messages),
+    });
+    logger.info("session ended", {
+      session: state.session.id,
+      status: state.session.status,
+      reason: state.session.stopReason,
+      rounds: state.session.currentRound,
+    });
+  }
+
+  const active = (state: RunState) =>
+    state.participants.filter((participant) => participant.status === "active");
+
+  /** Where the turn goes after `speaker` (which may just have been excluded). */
+  function cursorAfter(state: RunState, speaker: SessionParticipant, excludedIds: number[] = []) {
+    const stillActive = active(state).filter((participant) => !excludedIds.includes(participant.id));
+    const next = stillActive.find((participant) => participant.orderIndex > speaker.orderIndex);
+    if (next) return { currentRound: state.session.currentRound, nextOrderIndex: next.orderIndex };
+    return { currentRound: state.session.currentRound + 1, nextOrderIndex: stillActive[0]?.orderIndex ?? 0 };
+  }
+
+  /** A step that moves the cursor, ending the debate when the last round is complete. */
+  function advance(
+    state: RunState,
+    speaker: SessionParticipant,
+    step: Step,
+    excludedIds: number[] = [],
+  ): Step {
+    const cursor = cursorAfter(state, speaker, excludedIds);
+    if (cursor.currentRound > state.session.maxRounds) {
+      return { ...step, end: { status: "finished", reason: "max_rounds" } };
+    }
+    return { ...step, cursor };
+  }
+
+  function promptParticipant(state: RunState, participant: SessionParticipant): PromptParticipant {
+    const persona = participant.personalityId ? state.personas.get(participant.personalityId) : undefined;
+    return {
+      id: participant.id,
+      name: participant.displayName,
+      personaTitle: participant.personaTitle,
+      instructions: persona?.instructions ?? "",
+      style: persona?.style ?? "",
+    };
+  }
+
+  function systemPromptFor(state: RunState, speaker: SessionParticipant): string {
+    let prompt = state.systemPrompts.get(speaker.id);
+    if (!prompt) {
+      // All participants as created, excluded ones included: the prefix never changes mid-debate.
+      const everyone = state.participants.map((participant) => promptParticipant(state, participant));
+      prompt = buildSystemPrompt(promptParticipant(state, speaker), everyone, state.session.maxRounds);
+      state.systemPrompts.set(speaker.id, prompt);
+    }
+    return prompt;
+  }
+
+  function logCall(state: RunState, provider: Provider, kind: "turn" | "summary", result: ChatResult) {
+    logger.info("llm call", {
+      session: state.session.id,
+      kind,
+      provider: provider.name,
+      model: result.model,
+      tokens_in: result.usage.input,
+      tokens_out: result.usage.output,
+      cached_tokens: result.usage.cachedInput,
+      cost_usd: result.costUsd,
+      latency_ms: result.latencyMs,
+      estimated: result.usage.estimated,
+      attempts: result.attempts,
+    });
+  }
+
+  /** The prompt of this turn, compressing old turns into a persisted summary when over the limit. */
+  async function preparePrompt(
+    state: RunState,
+    speaker: SessionParticipant,
+    model: ChatModel,
+    provider: Provider,
+    signal: AbortSignal,
+  ): Promise<ChatMessage[]> {
+    const limit = state.limits.contextTokenLimit;
+    const summary = state.messages.findLast((message) => message.authorType === "summary") ?? null;
+    const history: PromptTurn[] = state.messages
+      .filter(
+        (message) =>
+          message.authorType === "model" &&
+          !message.flagged &&
+          message.turnIndex > (summary?.summaryUntil ?? -1),
+      )
+      .map((message) => ({
+        turnIndex: message.turnIndex,
+        participantId: message.participantId,
+        authorName: message.authorName,
+        content: message.content,
+      }));
+    const system = systemPromptFor(state, speaker);
+    const build = (summaryText: string | null, turns: PromptTurn[], omittedNote: string | null) =>
+      buildPromptMessages({
+        system,
+        topic: state.session.topic,
+        summary: summaryText,
+        omittedNote,
+        turns,
+        selfId: speaker.id,
+        selfName: speaker.displayName,
+        round: state.session.currentRound,
+        maxRounds: state.session.maxRounds,
+      });
+    const tokensOf = (message: ChatMessage) => tokensOfText(message.content);
+    const prompt = build(summary?.content ?? null, history, null);
+    const total = prompt.reduce((sum, message) => sum + tokensOf(message), 0);
+    if (total <= limit) return prompt;
+
+    const turnTokens = (turn: PromptTurn) =>
+      tokensOfText(turn.participantId === speaker.id ? turn.content : `${turn.authorName}: ${turn.content}`);
+    const fixedTokens =
+      tokensOfText(system) +
+      tokensOfText(`Topic of the debate: ${state.session.topic}`) +
+      tokensOfText(turnCall(speaker.displayName, state.session.currentRound, state.session.maxRounds)) +
+      Math.min(600, Math.floor(limit * 0.2));
+    const plan = planCompression({ turns: history, tokensOf: turnTokens, fixedTokens, limit });
+    if (plan.summarize.length > 0) {
+      const maxTokens = Math.max(100, Math.min(600, Math.floor(limit * 0.2)));
+      try {
+        const result = await model.complete({
+          messages: buildSummaryRequest({
+            topic: state.session.topic,
+            previousSummary: summary?.content ?? null,
+            turns: plan.summarize,
+            maxWords: Math.floor(maxTokens * 0.6),
+          }),
+          signal,
+          maxTokens,
+        });
+        logCall(state, provider, "summary", result);
+        const [row] = await commit(state, {
+          messages: [
+            {
+              round: state.session.currentRound,
+              authorType: "summary",
+              authorName: "Summary",
+              participantId: speaker.id,
+              content: result.text.trim(),
+              tokensIn: result.usage.input,
+              tokensOut: result.usage.output,
+              cachedTokens: result.usage.cachedInput,
+              cost: result.costUsd,
+              latencyMs: result.latencyMs,
+              estimated: result.usage.estimated,
+              summaryUntil: plan.summarize.at(-1)!.turnIndex,
+              deliveryStatus: "skipped",
+            },
+          ],
+        });
+        await publish({
+          type: "message-created",
+          sessionId: state.session.id,
+          messageId: row!.id,
+          authorType: "summary",
+        });
+        return fitMessages(build(row!.content, plan.keep, null), limit, tokensOf);
+      } catch (error) {
+        if (signal.aborted || error instanceof SessionMovedOn) throw error;
+        logger.warn("summary failed; dropping oldest turns instead", { session: state.session.id, error });
+      }
+    }
+    const note = debateTexts(state.session.language).omitted;
+    return fitMessages(build(summary?.content ?? null, plan.keep, note), limit, tokensOf);
+  }
+
+  async function excludeStep(
+    state: RunState,
+    speaker: SessionParticipant,
+    reason: string,
+    notice: string,
+    extra: Step["messages"] = [],
+    participantSet: Partial<SessionParticipant> = {},
+  ): Promise<Step> {
+    return advance(
+      state,
+      speaker,
+      {
+        messages: [
+          ...extra,
+          {
+            round: state.session.currentRound,
+            authorType: "system",
+            authorName: "system",
+            participantId: speaker.id,
+            content: notice,
+          },
+        ],
+        participants: [
+          { id: speaker.id, set: { ...participantSet, status: "excluded", exclusionReason: reason } },
+        ],
+      },
+      [speaker.id],
+    );
+  }
+
+  /** Commits a step and announces what it wrote. */
+  async function commitAndAnnounce(state: RunState, step: Step, speaker?: SessionParticipant) {
+    const inserted = await commit(state, step);
+    for (const row of inserted) {
+      if (!speaker) continue;
+      if (row.authorType === "model" && !row.flagged) {
+        await publish({
+          type: "turn-end",
+          sessionId: state.session.id,
+          round: row.round,
+          turnIndex: row.turnIndex,
+          messageId: row.id,
+          participantId: speaker.id,
+          name: speaker.displayName,
+          content: row.content,
+          tokensIn: row.tokensIn,
+          tokensOut: row.tokensOut,
+          cachedTokens: row.cachedTokens,
+          cost: row.cost,
+        });
+      } else if (row.authorType === "system") {
+        const excluded = step.participants?.find((change) => change.set.status === "excluded");
+        await publish(
+          excluded
+            ? {
+                type: "participant-excluded",
+                sessionId: state.session.id,
+                participantId: speaker.id,
+                name: speaker.displayName,
+                reason: String(excluded.set.exclusionReason),
+                messageId: row.id,
+              }
+            : {
+                type: "message-created",
+                sessionId: state.session.id,
+                messageId: row.id,
+                authorType: "system",
+              },
+        );
+      }
+    }
+    if (step.end) await publishEnd(state);
+  }
+
+  async function runTurn(state: RunState, speaker: SessionParticipant, signal: AbortSignal): Promise<void> {
+    const texts = debateTexts(state.session.language);
+    const provider = speaker.providerId === null ? undefined : state.providers.get(speaker.providerId);
+    if (!provider) {
+      state.lastExclusionCause = "other";
+      const step = await excludeStep(
+        state,
+        speaker,
+        "provider removed",
+        texts.excludedMissing(speaker.displayName),
+      );
+      return commitAndAnnounce(state, step, speaker);
+    }
+    const model = modelFor(provider);
+    const turnIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
+    await publish({
+      type: "turn-start",
+      sessionId: state.session.id,
+      round: state.session.currentRound,
+      turnIndex,
+      participantId: speaker.id,
+      name: speaker.displayName,
+    });
+    const startedAt = state.session.startedAt?.getTime() ?? now();
+    const sessionDeadline = startedAt + state.limits.sessionTimeoutSec * 1000;
+    const turnDeadline = Math.min(now() + state.limits.turnTimeoutSec * 1000, sessionDeadline);
+    const turnSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, turnDeadline - now()))]);
+
+    let result: ChatResult;
+    try {
+      const prompt = await preparePrompt(state, speaker, model, provider, turnSignal);
+      let streamed = "";
+      let lastDeltaAt = 0;
+      result = await model.complete({
+        messages: prompt,
+        signal: turnSignal,
+        deadlineMs: turnDeadline,
+        onRetry: () => {
+          streamed = "";
+        },
+        onDelta: (text) => {
+          streamed += text;
+          if (deltaIntervalMs <= 0 || now() - lastDeltaAt < deltaIntervalMs) return;
+          lastDeltaAt = now();
+          void publish({
+            type: "turn-delta",
+            sessionId: state.session.id,
+            turnIndex: (state.messages.at(-1)?.turnIndex ?? -1) + 1,
+            participantId: speaker.id,
+            text: streamed,
+          });
+        },
+      });
+    } catch (error) {
+      if (signal.aborted || error instanceof SessionMovedOn) throw error;
+      const llmError = error instanceof LlmError ? error : null;
+      if (!llmError) throw error;
+      if (now() >= sessionDeadline) {
+        const step: Step = { messages: [], end: { status: "stopped", reason: "session_timeout" } };
+        return commitAndAnnounce(state, step, speaker);
+      }
+      logger.warn("turn failed", {
+        session: state.session.id,
+        provider: provider.name,
+        code: llmError.code,
+        status: llmError.status,
+        message: llmError.message,
+      });
+      if (!llmError.isRetryable && llmError.code !== "timeout" && llmError.code !== "aborted") {
+        // A bad key or an unknown model will not get better by asking again.
+        state.lastExclusionCause = "other";
+        const detail = `${llmError.status ?? llmError.code}: ${llmError.message}`.slice(0, 300);
+        const step = await excludeStep(
+          state,
+          speaker,
+          detail,
+          texts.excludedProvider(speaker.displayName, detail),
+        );
+        return commitAndAnnounce(state, step, speaker);
+      }
+      const failures = speaker.consecutiveTimeouts + 1;
+      const timedOut = llmError.code === "timeout" || llmError.code === "aborted";
+      if (failures >= MAX_CONSECUTIVE_FAILURES) {
+        state.lastExclusionCause = timedOut ? "timeout" : "other";
+        const reason = timedOut ? "timed out twice in a row" : `failed twice in a row (${llmError.code})`;
+        const step = await excludeStep(
+          state,
+          speaker,
+          reason,
+          texts.excludedTimeouts(speaker.displayName),
+          [],
+          {
+            consecutiveTimeouts: failures,
+          },
+        );
+        return commitAndAnnounce(state, step, speaker);
+      }
+      const notice = timedOut
+        ? texts.turnTimeout(speaker.displayName)
+        : texts.turnFailed(speaker.displayName, llmError.code);
+      const step = advance(state, speaker, {
+        messages: [
+          {
+            round: state.session.currentRound,
+            authorType: "system",
+            authorName: "system",
+            participantId: speaker.id,
+            content: notice,
+          },
+        ],
+        participants: [{ id: speaker.id, set: { consecutiveTimeouts: failures } }],
+      });
+      return commitAndAnnounce(state, step, speaker);
+    }
+
+    logCall(state, provider, "turn", result);
+    const recent = state.messages
+      .filter((message) => message.authorType === "model" && !message.flagged)
+      .slice(-RECENT_TURNS_PER_PARTICIPANT * state.participants.length)
+      .map((message) => message.content);
+    const verdict = judgeAnswer(result.text, recent);
+    const modelMessage: Step["messages"][number] = {
+      round: state.session.currentRound,
+      authorType: "model",
+      authorName: speaker.displayName,
+      participantId: speaker.id,
+      content: result.text.trim(),
+      tokensIn: result.usage.input,
+      tokensOut: result.usage.output,
+      cachedTokens: result.usage.cachedInput,
+      cost: result.costUsd,
+      latencyMs: result.latencyMs,
+      estimated: result.usage.estimated,
+      flagged: verdict === "ok" ? null : verdict,
+      deliveryStatus: verdict === "ok" ? "pending" : "skipped",
+    };
+    const strikes = speaker.loopStrikes + (verdict === "ok" ? 0 : 1);
+    if (strikes >= MAX_LOOP_STRIKES) {
+      state.lastExclusionCause = "other";
+      const step = await excludeStep(
+        state,
+        speaker,
+        `${verdict} answers`,
+        texts.excludedLoop(speaker.displayName),
+        [modelMessage],
+        { loopStrikes: strikes, consecutiveTimeouts: 0 },
+      );
+      return commitAndAnnounce(state, step, speaker);
+    }
+    const step = advance(state, speaker, {
+      messages: [modelMessage],
+      participants: [{ id: speaker.id, set: { loopStrikes: strikes, consecutiveTimeouts: 0 } }],
+    });
+    return commitAndAnnounce(state, step, speaker);
+  }
+
+  return {
+    /** Runs `sessionId` until it ends or `signal` aborts. */
+    async run(sessionId: string, signal: AbortSignal): Promise<RunOutcome> {
+      const state = await load(sessionId);
+      if (!state) return "not-running";
+      try {
+        while (!signal.aborted) {
+          const stillActive = active(state);
+          const reason = shouldStop({
+            now: now(),
+            startedAt: state.session.startedAt?.getTime() ?? now(),
+            limits: state.limits,
+            totals: sumTotals(state.messages),
+            activeParticipants: stillActive.length,
+          });
+          if (reason) {
+            const finalReason =
+              reason === "no_participants" && state.lastExclusionCause === "timeout"
+                ? "turn_timeout"
+                : reason;
+            await commitAndAnnounce(state, { messages: [], end: { status: "stopped", reason: finalReason } });
+            return "ended";
+          }
+          let speaker = stillActive.find(
+            (participant) => participant.orderIndex >= state.session.nextOrderIndex,
+          );
+          if (!speaker) {
+            // The scheduled speaker was excluded at the end of a round: the next round starts.
+            speaker = stillActive[0]!;
+            state.session = { ...state.session, currentRound: state.session.currentRound + 1 };
+          }
+          if (state.session.currentRound > state.session.maxRounds) {
+            const cursor = { currentRound: state.session.maxRounds, nextOrderIndex: 0 };
+            await commitAndAnnounce(state, {
+              messages: [],
+              cursor,
+              end: { status: "finished", reason: "max_rounds" },
+            });
+            return "ended";
+          }
+          await runTurn(state, speaker, signal);
+          if (state.session.status !== "running") return "ended";
+        }
+        return "aborted";
+      } catch (error) {
+        if (error instanceof SessionMovedOn) return "not-running";
+        if (signal.aborted) return "aborted";
+        throw error;
+      }
+    },
+  };
+}
+
+export type TurnRunner = ReturnType<typeof createTurnRunner>;
