@@ -1,0 +1,113 @@
+import { Elysia } from "elysia";
+import { type AuditLogService, createAuditLog } from "./audit/audit-log";
+import type { Config } from "./config";
+import { seedDatabase } from "./db/seed";
+import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
+import { createHealthRoutes } from "./http/health";
+import type { Coordination } from "./platform/coordination";
+import { createPgliteDatabase, createPostgresDatabase, type Database } from "./platform/db";
+import type { Logger } from "./platform/logger";
+import { createMemoryCoordination } from "./platform/memory-coordination";
+import { createRedisCoordination } from "./platform/redis-coordination";
+import { createSecretBox, type SecretBox } from "./platform/secret-box";
+import { createSettingsService, type SettingsService } from "./settings/settings-service";
+
+/** Everything a running instance holds; `stop()` releases it in reverse order. */
+export interface RunningApp {
+  config: Config;
+  database: Database;
+  coordination: Coordination;
+  secretBox: SecretBox;
+  audit: AuditLogService;
+  settings: SettingsService;
+  engine: DebateEngine;
+  http: Elysia;
+  /** Base URL the HTTP server listens on. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Opens the database named by the config: a Postgres server, or embedded PGlite. */
+export async function openDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl
+    ? createPostgresDatabase(config.databaseUrl)
+    : createPgliteDatabase(config.dataDir);
+}
+
+/** Opens coordination: Redis, or in-process for one instance. */
+export async function openCoordination(config: Config, logger: Logger): Promise<Coordination> {
+  return config.redisUrl
+    ? createRedisCoordination({ url: config.redisUrl, logger })
+    : createMemoryCoordination();
+}
+
+/**
+ * Composition root without process-level side effects: config → clients → services → doors.
+ * `main.ts` calls it and wires signals; tests call it directly.
+ */
+export async function startApp(deps: {
+  config: Config;
+  logger: Logger;
+  hostname?: string;
+}): Promise<RunningApp> {
+  const { config, logger } = deps;
+  // Fail on a bad key before touching anything else.
+  const secretBox = createSecretBox(config.secretsKey);
+  const database = await openDatabase(config);
+  const stack: (() => Promise<void>)[] = [() => database.close()];
+  const unwind = async () => {
+    for (const close of stack.reverse()) await close().catch(() => {});
+  };
+  try {
+    await database.migrate();
+    await seedDatabase({ db: database.db, config, secretBox, logger });
+    const coordination = await openCoordination(config, logger);
+    stack.push(() => coordination.close());
+    logger.info("storage ready", {
+      database: database.kind === "postgres" ? "postgres" : `embedded pglite (${config.dataDir})`,
+      coordination:
+        coordination.kind === "redis" ? "redis" : "in-process (single instance; set REDIS_URL for several)",
+    });
+    const audit = createAuditLog(database.db);
+    const settings = createSettingsService({ db: database.db, defaults: config.defaults, audit });
+    const engine = createDebateEngine({ db: database.db, coordination, settings, secretBox, logger });
+    await engine.start();
+    stack.push(() => engine.stop());
+
+    const http = new Elysia().use(
+      createHealthRoutes({
+        db: () => database.ping(),
+        redis: () => coordination.ping(),
+        coordinationKind: coordination.kind,
+      }),
+    );
+    http.listen({ port: config.port, hostname: deps.hostname ?? "0.0.0.0" });
+    stack.push(async () => {
+      await http.stop();
+    });
+    const port = http.server?.port ?? config.port;
+    const url = `http://${deps.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost"}:${port}`;
+    logger.info("http listening", { url });
+
+    let stopped = false;
+    return {
+      config,
+      database,
+      coordination,
+      secretBox,
+      audit,
+      settings,
+      engine,
+      http: http as unknown as Elysia,
+      url,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await unwind();
+      },
+    };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
