@@ -5,8 +5,7 @@ import postgres from "postgres";
 import { createPostgresDatabase, type Database, migrationsFolder } from "../../src/platform/db";
 
 /** The Postgres server tests use; CI creates this database fresh. */
-export const testDatabaseUrl =
-  process.env.TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
 
 function urlFor(database: string): string {
