@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { type AuditLogService, createAuditLog } from "./audit/audit-log";
+import { createBot, type TelegramBotDoor } from "./bot/create-bot";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
@@ -21,6 +22,8 @@ export interface RunningApp {
   audit: AuditLogService;
   settings: SettingsService;
   engine: DebateEngine;
+  /** The Telegram door, or null when TELEGRAM_BOT_TOKEN is empty. */
+  telegram: TelegramBotDoor | null;
   http: Elysia;
   /** Base URL the HTTP server listens on. */
   url: string;
@@ -74,6 +77,22 @@ export async function startApp(deps: {
     await engine.start();
     stack.push(() => engine.stop());
 
+    const telegram = config.telegram.botToken
+      ? createBot({
+          token: config.telegram.botToken,
+          apiUrl: config.telegram.apiUrl,
+          webhook: config.telegram.webhookUrl
+            ? { url: config.telegram.webhookUrl, secret: config.telegram.webhookSecret }
+            : null,
+          db: database.db,
+          engine,
+          settings,
+          coordination,
+          logger,
+        })
+      : null;
+    if (!telegram) logger.info("telegram bot is off: TELEGRAM_BOT_TOKEN is empty (admin and API still run)");
+
     const http = new Elysia().use(
       createHealthRoutes({
         db: () => database.ping(),
@@ -81,6 +100,7 @@ export async function startApp(deps: {
         coordinationKind: coordination.kind,
       }),
     );
+    if (telegram?.webhookRoutes) http.use(telegram.webhookRoutes);
     http.listen({ port: config.port, hostname: deps.hostname ?? "0.0.0.0" });
     stack.push(async () => {
       await http.stop();
@@ -88,6 +108,11 @@ export async function startApp(deps: {
     const port = http.server?.port ?? config.port;
     const url = `http://${deps.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost"}:${port}`;
     logger.info("http listening", { url });
+    if (telegram) {
+      // After the HTTP server: in webhook mode Telegram may post the first update right away.
+      await telegram.start();
+      stack.push(() => telegram.stop());
+    }
 
     let stopped = false;
     return {
@@ -98,6 +123,7 @@ export async function startApp(deps: {
       audit,
       settings,
       engine,
+      telegram,
       http: http as unknown as Elysia,
       url,
       async stop() {

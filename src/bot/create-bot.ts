@@ -1,0 +1,255 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Elysia } from "elysia";
+import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
+import { users } from "../db/schema";
+import type { DebateEngine } from "../debate/debate-engine";
+import type { Coordination } from "../platform/coordination";
+import type { Db } from "../platform/db";
+import type { Logger } from "../platform/logger";
+import type { SettingsService } from "../settings/settings-service";
+import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-control";
+import { startLiveDelivery } from "./delivery/live-delivery";
+import { createOutbox, type Outbox } from "./delivery/outbox";
+import { donateFeature } from "./features/donate";
+import type { FeatureContext, FeatureDeps } from "./features/feature-context";
+import { askTopic, isAwaitingTopic, receiveTopic, rejectNonTextTopic } from "./features/new-debate";
+import { showHelp, showStart, showUnknownCommand } from "./features/start";
+import { stopDebate } from "./features/stop";
+import { actionOfButton, type BotLanguage, languageOf, type MenuAction, TEXTS } from "./i18n/texts";
+
+/** Dependencies of the Telegram door. */
+export interface CreateBotDeps {
+  token: string;
+  /** Bot API server, e.g. `https://api.telegram.org` (GramIO gets `${apiUrl}/bot`). */
+  apiUrl: string;
+  /** Webhook mode (multi-instance): Telegram posts updates to `url` with `secret` in a header. */
+  webhook?: { url: string; secret: string } | null;
+  db: Db;
+  engine: DebateEngine;
+  settings: SettingsService;
+  coordination: Coordination;
+  logger: Logger;
+  delivery?: FloodLimits & {
+    /** Minimum gap between drafts in one chat. Default 1000 ms. */
+    draftIntervalMs?: number;
+    /** Delay before a chat's delivery is retried after a transient failure. Default 2000 ms. */
+    retryDelayMs?: number;
+  };
+}
+
+export interface TelegramBotDoor {
+  // biome-ignore lint/suspicious/noExplicitAny: the GramIO bot, exposed for tests and wiring.
+  bot: Bot<any, any>;
+  outbox: Outbox;
+  /** Registers commands (ru default + en), resumes undelivered chats, then polls or sets the webhook. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** `POST /telegram/webhook`, checking `X-Telegram-Bot-Api-Secret-Token`; only in webhook mode. */
+  webhookRoutes?: ReturnType<typeof createWebhookRoutes>;
+}
+
+const COMMAND = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)/;
+
+/**
+ * The Telegram door: menu, new discussion, stop, donate, and delivery of debates within Telegram's
+ * limits. Handlers only start and stop debates; the engine runs them and the outbox posts them.
+ */
+export function createBot(deps: CreateBotDeps): TelegramBotDoor {
+  const logger = deps.logger.child({ component: "bot" });
+  const bot = new Bot(deps.token, { api: { baseURL: `${deps.apiUrl.replace(/\/+$/, "")}/bot` } });
+  const sender = createFloodControlledSender({ bot, logger, limits: deps.delivery });
+  const outbox = createOutbox({
+    db: deps.db,
+    engine: deps.engine,
+    coordination: deps.coordination,
+    sender,
+    logger,
+    retryDelayMs: deps.delivery?.retryDelayMs,
+  });
+  const features: FeatureDeps = {
+    engine: deps.engine,
+    settings: deps.settings,
+    coordination: deps.coordination,
+    sender,
+    outbox,
+    logger,
+  };
+  let unsubscribe: (() => void) | null = null;
+  let botUsername: string | undefined;
+
+  /** Updates of one chat are handled in order (GramIO runs updates concurrently). */
+  const chatChains = new Map<number, Promise<void>>();
+  const inChatOrder = (chatId: number, work: () => Promise<void>) => {
+    const previous = chatChains.get(chatId) ?? Promise.resolve();
+    const current = previous
+      .then(work)
+      .catch((error) => logger.error("update handler failed", { chatId, error }));
+    chatChains.set(chatId, current);
+    void current.then(() => {
+      if (chatChains.get(chatId) === current) chatChains.delete(chatId);
+    });
+    return current;
+  };
+
+  const upsertUser = async (from: TelegramUser): Promise<number> => {
+    const [row] = await deps.db
+      .insert(users)
+      .values({
+        telegramId: from.id,
+        username: from.username ?? null,
+        languageCode: from.language_code ?? null,
+      })
+      .onConflictDoUpdate({
+        target: users.telegramId,
+        set: { username: from.username ?? null, languageCode: from.language_code ?? null },
+      })
+      .returning({ id: users.id });
+    return row!.id;
+  };
+
+  const contextFor = async (
+    chatId: number,
+    chatType: string,
+    from: TelegramUser,
+  ): Promise<FeatureContext> => {
+    const language: BotLanguage = languageOf(from.language_code);
+    return {
+      chatId,
+      isPrivate: chatType === "private",
+      telegramUserId: from.id,
+      userId: await upsertUser(from),
+      language,
+      texts: TEXTS[language],
+      async reply(text, replyMarkup) {
+        await sender.send({ chat_id: chatId, text, ...(replyMarkup ? { reply_markup: replyMarkup } : {}) });
+      },
+    };
+  };
+
+  const runAction = async (action: MenuAction | "start" | "help", context: FeatureContext) => {
+    if (action !== "new" && action !== "stop")
+      await features.coordination.deleteValue(
+        `bot:awaiting-topic:${context.chatId}:${context.telegramUserId}`,
+      );
+    switch (action) {
+      case "start":
+        return showStart(context);
+      case "help":
+        return showHelp(context);
+      case "new":
+        return askTopic(features, context);
+      case "stop":
+        return stopDebate(features, context);
+      case "donate":
+        return donateFeature(features, context);
+    }
+  };
+
+  const handleMessage = async (message: TelegramMessage) => {
+    if (!message.from || message.from.is_bot) return;
+    const context = await contextFor(message.chat.id, message.chat.type, message.from);
+    const text = message.text;
+    if (text === undefined) {
+      if (await isAwaitingTopic(features, context)) await rejectNonTextTopic(context);
+      return;
+    }
+    const command = COMMAND.exec(text);
+    if (command) {
+      const [, name = "", addressee] = command;
+      // `/cmd@otherbot` in a group is for another bot.
+      if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase()) return;
+      const known: Record<string, MenuAction | "start" | "help"> = {
+        start: "start",
+        help: "help",
+        new: "new",
+        stop: "stop",
+        donate: "donate",
+      };
+      const action = known[name.toLowerCase()];
+      if (action) return runAction(action, context);
+      await features.coordination.deleteValue(
+        `bot:awaiting-topic:${context.chatId}:${context.telegramUserId}`,
+      );
+      return showUnknownCommand(context);
+    }
+    const button = actionOfButton(text);
+    if (button) return runAction(button, context);
+    if (await isAwaitingTopic(features, context)) return receiveTopic(features, context, text);
+    // Other chatter: in private chats point at the menu; in groups stay quiet.
+    if (context.isPrivate) await showHelp(context);
+  };
+
+  bot.on("message", (context) => {
+    const message = context.payload as TelegramMessage;
+    return inChatOrder(message.chat.id, () => handleMessage(message));
+  });
+  // Edited messages are deliberately ignored: a changed topic after the fact changes nothing.
+  bot.on("callback_query", async (context) => {
+    // No feature uses callback buttons today; answer anyway so clients stop spinning.
+    await bot.api.answerCallbackQuery({ callback_query_id: context.payload.id, suppress: true });
+  });
+  bot.onError(({ error, kind }) => {
+    logger.error("telegram update failed", { kind, error });
+  });
+
+  const setCommands = async () => {
+    await bot.api.setMyCommands({ commands: TEXTS.ru.commands });
+    await bot.api.setMyCommands({ commands: TEXTS.en.commands, language_code: "en" });
+  };
+
+  const webhookRoutes = deps.webhook ? createWebhookRoutes(bot, deps.webhook.secret, logger) : undefined;
+  return {
+    bot,
+    outbox,
+    webhookRoutes,
+    async start() {
+      await setCommands();
+      unsubscribe = startLiveDelivery({
+        bot,
+        db: deps.db,
+        engine: deps.engine,
+        coordination: deps.coordination,
+        outbox,
+        logger,
+        draftIntervalMs: deps.delivery?.draftIntervalMs,
+      });
+      await outbox.kickAll();
+      const info = deps.webhook
+        ? await bot.start({ webhook: { url: deps.webhook.url, secret_token: deps.webhook.secret } })
+        : await bot.start({ deleteWebhook: true });
+      botUsername = info.username;
+      logger.info("telegram bot started", {
+        username: botUsername,
+        mode: deps.webhook ? "webhook" : "polling",
+      });
+    },
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = null;
+      await bot.stop();
+      await outbox.stop();
+      await Promise.all([...chatChains.values()]);
+    },
+  };
+}
+
+/** Constant-time comparison (hashes first, so lengths do not leak either). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** `POST /telegram/webhook`: checks Telegram's secret header, answers at once, handles the update in the background. */
+// biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
+function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger) {
+  return new Elysia({ name: "telegram-webhook" }).post("/telegram/webhook", ({ request, body, set }) => {
+    if (!sameSecret(request.headers.get("x-telegram-bot-api-secret-token") ?? "", secret)) {
+      set.status = 401;
+      return { ok: false };
+    }
+    void bot.updates
+      .handleUpdate(body as TelegramUpdate)
+      .catch((error: unknown) => logger.error("webhook update failed", { error }));
+    return { ok: true };
+  });
+}

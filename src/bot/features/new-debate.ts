@@ -1,0 +1,91 @@
+import { Keyboard } from "@gramio/keyboards";
+import { DebateError } from "../../debate/debate-errors";
+import { TOPIC_MAX_LENGTH } from "../../debate/debate-service";
+import { menuKeyboard } from "../keyboards";
+import {
+  AWAITING_TOPIC_TTL_MS,
+  awaitingTopicKey,
+  type FeatureContext,
+  type FeatureDeps,
+} from "./feature-context";
+
+/** In groups a force-reply lets the bot see the answer even with privacy mode on. */
+const topicMarkup = (context: FeatureContext) =>
+  context.isPrivate ? undefined : new Keyboard().forceReply().selective().build();
+
+/** /new: asks for the topic, unless a debate already runs here. */
+export async function askTopic(deps: FeatureDeps, context: FeatureContext) {
+  if (await deps.engine.debate.activeSessionForChat(context.chatId)) {
+    await context.reply(context.texts.busy, menuKeyboard(context.language));
+    return;
+  }
+  await deps.coordination.setValue(awaitingTopicKey(context), "1", AWAITING_TOPIC_TTL_MS);
+  await context.reply(context.texts.askTopic, topicMarkup(context));
+}
+
+/** True when this user was asked for a topic in this chat and has not answered yet. */
+export async function isAwaitingTopic(deps: FeatureDeps, context: FeatureContext) {
+  return (await deps.coordination.getValue(awaitingTopicKey(context))) !== null;
+}
+
+/** A non-text message while we wait for the topic. */
+export async function rejectNonTextTopic(context: FeatureContext) {
+  await context.reply(context.texts.topicNotText, topicMarkup(context));
+}
+
+/**
+ * The topic arrived: validate, create the session, announce participants, then start it. The debate
+ * itself runs in the engine; this handler returns as soon as it is started.
+ */
+export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, raw: string) {
+  const topic = raw.trim();
+  if (topic.length === 0 || topic.length > TOPIC_MAX_LENGTH) {
+    const problem =
+      topic.length === 0
+        ? context.texts.topicEmpty
+        : context.texts.topicTooLong(topic.length, TOPIC_MAX_LENGTH);
+    await deps.coordination.setValue(awaitingTopicKey(context), "1", AWAITING_TOPIC_TTL_MS);
+    await context.reply(`${problem}\n${context.texts.askTopic}`, topicMarkup(context));
+    return;
+  }
+  await deps.coordination.deleteValue(awaitingTopicKey(context));
+  let created: Awaited<ReturnType<typeof deps.engine.debate.createSession>>;
+  try {
+    created = await deps.engine.debate.createSession({
+      topic,
+      userId: context.userId,
+      chatId: context.chatId,
+      source: "telegram",
+      language: context.language,
+    });
+  } catch (error) {
+    if (error instanceof DebateError && error.code === "chat_busy") {
+      await context.reply(context.texts.busy, menuKeyboard(context.language));
+      return;
+    }
+    if (error instanceof DebateError && error.code === "not_enough_participants") {
+      await context.reply(context.texts.notEnoughParticipants, menuKeyboard(context.language));
+      return;
+    }
+    throw error;
+  }
+  const { session, participants } = created;
+  await context.reply(
+    context.texts.announce(
+      session.topic,
+      participants.map((participant) => ({
+        name: participant.displayName,
+        persona: participant.personaTitle,
+      })),
+      session.maxRounds,
+    ),
+    menuKeyboard(context.language),
+  );
+  try {
+    await deps.engine.debate.startSession(session.id);
+  } catch (error) {
+    deps.logger.error("could not start a telegram session", { session: session.id, error });
+    // Ending it posts the closing line (reason "error") through the outbox.
+    await deps.engine.debate.stopSession(session.id, "error", "start failed").catch(() => {});
+  }
+}

@@ -1,0 +1,17 @@
+import { menuKeyboard } from "../keyboards";
+import { awaitingTopicKey, type FeatureContext, type FeatureDeps } from "./feature-context";
+
+/**
+ * /stop: stops the chat's debate at once. The confirmation with reason and totals is the closing
+ * line the outbox posts after the rows written before the stop.
+ */
+export async function stopDebate(deps: FeatureDeps, context: FeatureContext) {
+  await deps.coordination.deleteValue(awaitingTopicKey(context));
+  const active = await deps.engine.debate.activeSessionForChat(context.chatId);
+  if (!active) {
+    await context.reply(context.texts.nothingRunning, menuKeyboard(context.language));
+    return;
+  }
+  await deps.engine.debate.stopSession(active.id, "user");
+  deps.outbox.kick(context.chatId);
+}

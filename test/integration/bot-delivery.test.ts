@@ -1,0 +1,290 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { and, asc, eq } from "drizzle-orm";
+import { messages, sessions } from "../../src/db/schema";
+import { startTestBot } from "../helpers/bot-harness";
+import type { ChatSpec, FakeTelegramServer } from "../helpers/fake-telegram-server";
+import { createTestStack, type TestStack } from "../helpers/test-stack";
+
+let stack: TestStack;
+let running: Awaited<ReturnType<typeof startTestBot>> | null = null;
+
+beforeAll(async () => {
+  stack = await createTestStack({ settings: { MAX_ROUNDS: 2 } });
+});
+afterEach(async () => {
+  await running?.stop();
+  running = null;
+  stack.fakeLlm.reset();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function bot(options: Parameters<typeof startTestBot>[1] = {}) {
+  running = await startTestBot(stack, options);
+  return running.telegram;
+}
+
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await Bun.sleep(25);
+  }
+}
+
+/** Starts a session for a chat straight through the core (as if the bot had been asked). */
+async function startDebate(chatId: number, topic = "Should cities ban cars from their centres?") {
+  const created = await stack.debate.createSession({ topic, chatId, source: "telegram", language: "en" });
+  await stack.debate.startSession(created.session.id);
+  return created.session.id;
+}
+
+const closingOf = (telegram: FakeTelegramServer, chatId: number, timeoutMs = 20_000) =>
+  telegram.waitForSent((m) => m.chat_id === chatId && m.text.startsWith("Discussion ended"), timeoutMs);
+
+const turnsIn = (telegram: FakeTelegramServer, chatId: number) =>
+  telegram.sent.filter((m) => m.chat_id === chatId && m.text.startsWith("🤖"));
+
+const rowsOf = (sessionId: string) =>
+  stack.db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.sessionId, sessionId), eq(messages.authorType, "model")))
+    .orderBy(asc(messages.turnIndex));
+
+describe("bot delivery", () => {
+  test("a 10 000-character answer is split at ≤ 4096 and delivered in order", async () => {
+    const telegram = await bot();
+    const paragraphs = Array.from(
+      { length: 40 },
+      (_, index) => `Paragraph ${index} — ёжик 🦔 says: ${"the argument continues steadily. ".repeat(7)}`,
+    );
+    stack.fakeLlm.enqueue({ text: paragraphs.join("\n\n") });
+    const sessionId = await startDebate(7001);
+    await closingOf(telegram, 7001);
+    const rows = await rowsOf(sessionId);
+    const first = rows[0]!;
+    expect(first.content.length).toBeGreaterThan(10_000);
+    expect(first.telegramMessageIds!.length).toBeGreaterThanOrEqual(3);
+    const parts = first.telegramMessageIds!.map(
+      (id) => telegram.sent.find((m) => m.message_id === id && m.chat_id === 7001)!,
+    );
+    for (const part of parts) expect(part.text.length).toBeLessThanOrEqual(4096);
+    const joined = parts.map((part) => part.text).join("\n\n");
+    let position = 0;
+    for (const paragraph of paragraphs) {
+      const found = joined.indexOf(paragraph.trim(), position);
+      expect(found).toBeGreaterThanOrEqual(position);
+      position = found;
+    }
+    // The next turn comes after every part of the long one.
+    expect(rows[1]!.telegramMessageIds![0]).toBeGreaterThan(Math.max(...first.telegramMessageIds!));
+  }, 60_000);
+
+  test("hostile Markdown never fails delivery: a parse-entities 400 falls back to plain text", async () => {
+    const telegram = await bot();
+    const hostile = "**bold _italic `code [link](javascript:alert(1)) <b>x</b> ```js\nunclosed\n*** __ [](";
+    stack.fakeLlm.enqueue({ text: hostile });
+    telegram.failNext("sendMessage", {
+      error_code: 400,
+      description:
+        "Bad Request: can't parse entities: Can't find end of the entity starting at byte offset 3",
+    });
+    const sessionId = await startDebate(7002);
+    await closingOf(telegram, 7002);
+    const rows = await rowsOf(sessionId);
+    expect(rows.map((row) => row.deliveryStatus)).toEqual(["sent", "sent", "sent", "sent"]);
+    const first = telegram.sent.find(
+      (m) => m.message_id === rows[0]!.telegramMessageIds![0] && m.chat_id === 7002,
+    )!;
+    expect(first.text).toContain("<b>x</b>");
+    expect(first.text).toContain("unclosed");
+    expect(first.entities ?? []).toEqual([]);
+    expect(turnsIn(telegram, 7002)).toHaveLength(4);
+  }, 60_000);
+
+  test("429 storm: nothing lost, nothing twice, no rate limit broken", async () => {
+    const telegram = await bot({
+      delivery: { perChatIntervalMs: 500, groupPerMinute: 20, globalPerSecond: 30 },
+    });
+    telegram.setRateLimit({ perChatPerSecond: 2, perGroupPerMinute: 20, globalPerSecond: 30 });
+    telegram.failNext(
+      "sendMessage",
+      { error_code: 429, description: "Too Many Requests: retry after 1", retry_after: 1 },
+      3,
+    );
+    const sessionId = await startDebate(-7003);
+    await closingOf(telegram, -7003, 30_000);
+    const turns = turnsIn(telegram, -7003);
+    expect(turns.map((m) => m.text.split("\n")[0]!.split(" · ")[0])).toEqual([
+      "🤖 ChatGPT",
+      "🤖 DeepSeek",
+      "🤖 ChatGPT",
+      "🤖 DeepSeek",
+    ]);
+    expect((await rowsOf(sessionId)).every((row) => row.deliveryStatus === "sent")).toBe(true);
+    expect(telegram.violations).toEqual([]);
+    expect(telegram.calls.filter((c) => c.method === "sendMessage" && c.response?.ok === false).length).toBe(
+      3,
+    );
+    telegram.setRateLimit({});
+  }, 60_000);
+
+  test("restart with undelivered turns: pending rows delivered once, sent rows not re-sent", async () => {
+    // No bot runs while the debate happens: every row stays pending.
+    const sessionId = await startDebate(7004);
+    await eventually(async () => {
+      const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+      return row?.status === "finished";
+    });
+    const rows = await rowsOf(sessionId);
+    expect(rows.map((row) => row.deliveryStatus)).toEqual(["pending", "pending", "pending", "pending"]);
+    // The first one went out before the "crash".
+    await stack.db
+      .update(messages)
+      .set({ deliveryStatus: "sent", telegramMessageIds: [424242], deliveredAt: new Date() })
+      .where(eq(messages.id, rows[0]!.id));
+    const telegram = await bot();
+    await closingOf(telegram, 7004);
+    await Bun.sleep(300);
+    const turns = turnsIn(telegram, 7004);
+    expect(turns.map((m) => m.text.split("\n")[0]!.split(" · ")[0])).toEqual([
+      "🤖 DeepSeek",
+      "🤖 ChatGPT",
+      "🤖 DeepSeek",
+    ]);
+    expect(
+      telegram.sent.filter((m) => m.chat_id === 7004 && m.text.startsWith("Discussion ended")),
+    ).toHaveLength(1);
+    expect((await rowsOf(sessionId)).map((row) => row.deliveryStatus)).toEqual([
+      "sent",
+      "sent",
+      "sent",
+      "sent",
+    ]);
+    // A second restart sends nothing more.
+    await running!.stop();
+    running = null;
+    const again = await bot();
+    await Bun.sleep(500);
+    expect(again.sent.filter((m) => m.chat_id === 7004)).toEqual([]);
+  }, 60_000);
+
+  test("two chats debating at once each get their full debate in order, with typing", async () => {
+    const telegram = await bot();
+    stack.fakeLlm.setResponder((_, index) => ({
+      chunks: [`Point ${index}: `, "one argument ", "after ", `another ${index}.`],
+      chunkDelayMs: 80,
+    }));
+    const a: ChatSpec = { id: 7005, type: "private" };
+    const b: ChatSpec = { id: 7006, type: "private" };
+    for (const chat of [a, b]) telegram.sendText(chat, "/new", { id: chat.id, language_code: "en" });
+    await telegram.waitForSentCount(a.id, 1);
+    await telegram.waitForSentCount(b.id, 1);
+    for (const chat of [a, b])
+      telegram.sendText(chat, `Topic for chat ${chat.id}`, { id: chat.id, language_code: "en" });
+    await Promise.all([closingOf(telegram, a.id, 30_000), closingOf(telegram, b.id, 30_000)]);
+    for (const chat of [a, b]) {
+      expect(turnsIn(telegram, chat.id).map((m) => m.text.split("\n")[0])).toEqual([
+        expect.stringMatching(/^🤖 ChatGPT · .* · round 1\/2$/),
+        expect.stringMatching(/^🤖 DeepSeek · .* · round 1\/2$/),
+        expect.stringMatching(/^🤖 ChatGPT · .* · round 2\/2$/),
+        expect.stringMatching(/^🤖 DeepSeek · .* · round 2\/2$/),
+      ]);
+      expect(telegram.calls.some((c) => c.method === "sendChatAction" && c.chatId === chat.id)).toBe(true);
+    }
+  }, 60_000);
+
+  test("bad inputs: empty and huge topics, sticker, edited message, unknown command, commands not topics", async () => {
+    const telegram = await bot();
+    const chat: ChatSpec = { id: 7007, type: "private" };
+    const from = { id: 7007, language_code: "en" };
+    const next = async (count: number) => (await telegram.waitForSentCount(chat.id, count)).at(-1)!.text;
+    telegram.sendText(chat, "/new", from);
+    expect(await next(1)).toContain("Send the discussion topic");
+    telegram.sendText(chat, "    ", from);
+    expect(await next(2)).toBe(
+      "The topic cannot be empty.\nSend the discussion topic (up to 1000 characters).",
+    );
+    telegram.sendText(chat, "x".repeat(1001), from);
+    expect(await next(3)).toContain("too long: 1001");
+    telegram.sendSticker(chat, from);
+    expect(await next(4)).toBe("Please send the topic as text.");
+    telegram.sendText(chat, "/frobnicate", from);
+    expect(await next(5)).toContain("Unknown command");
+    // The unknown command cleared the question: plain text now only gets the help.
+    telegram.sendText(chat, "New discussion", from);
+    expect(await next(6)).toContain("Send the discussion topic");
+    telegram.sendText(chat, "/help@roundtable_test_bot", from);
+    expect(await next(7)).toContain("Commands:");
+    expect(await stack.debate.activeSessionForChat(chat.id)).toBeNull();
+    // Edited messages are ignored.
+    const original = telegram.sendText(chat, "/new", from);
+    expect(await next(8)).toContain("Send the discussion topic");
+    telegram.editText(chat, original.message!.message_id, "An edited topic");
+    await Bun.sleep(400);
+    expect(telegram.sent.filter((m) => m.chat_id === chat.id)).toHaveLength(8);
+    expect(await stack.debate.activeSessionForChat(chat.id)).toBeNull();
+    // A command for another bot in a group is not ours.
+    const group: ChatSpec = { id: -7008, type: "group" };
+    telegram.sendText(group, "/help@other_bot", { id: 1000 });
+    telegram.sendText(group, "/start@roundtable_test_bot", { id: 1000 });
+    const answer = await telegram.waitForSent((m) => m.chat_id === group.id);
+    expect(answer.text).toContain("Привет");
+    await Bun.sleep(200);
+    expect(telegram.sent.filter((m) => m.chat_id === group.id)).toHaveLength(1);
+  }, 60_000);
+
+  test("403 (bot blocked) stops the chat's debate with reason error and fails its rows", async () => {
+    const telegram = await bot();
+    stack.fakeLlm.setResponder((_, index) => ({
+      chunks: [`Slow ${index} `, `words ${index}.`],
+      chunkDelayMs: 300,
+    }));
+    const sessionId = await startDebate(7009);
+    await telegram.waitForSent((m) => m.chat_id === 7009 && m.text.startsWith("🤖 ChatGPT"), 15_000);
+    telegram.failNext(
+      "sendMessage",
+      { error_code: 403, description: "Forbidden: bot was blocked by the user" },
+      Infinity,
+    );
+    await eventually(async () => {
+      const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+      return row?.status === "failed" && row.closingDeliveryStatus === "failed";
+    });
+    const [session] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+    expect(session!.stopReason).toBe("error");
+    const rows = await rowsOf(sessionId);
+    expect(rows[0]!.deliveryStatus).toBe("sent");
+    expect(rows.slice(1).every((row) => row.deliveryStatus === "failed")).toBe(true);
+    telegram.clearFailures();
+  }, 60_000);
+
+  test("typing on turn-start, throttled drafts in private chats only, draft errors ignored", async () => {
+    const telegram = await bot();
+    const ids: Record<number, string> = {};
+    for (const chatId of [7010, -7011]) {
+      const created = await stack.debate.createSession({ topic: "Drafts", chatId, source: "telegram" });
+      ids[chatId] = created.session.id;
+    }
+    telegram.failNext("sendMessageDraft", { error_code: 400, description: "Bad Request: draft failed" });
+    for (const chatId of [7010, -7011]) {
+      const sessionId = ids[chatId]!;
+      const base = { sessionId, turnIndex: 0, participantId: 1 };
+      await stack.events.publish({ type: "turn-start", ...base, round: 1, name: "ChatGPT" });
+      for (let step = 1; step <= 6; step++) {
+        await stack.events.publish({ type: "turn-delta", ...base, text: "word ".repeat(step) });
+        await Bun.sleep(30);
+      }
+    }
+    await telegram.waitForCall("sendChatAction", (c) => c.chatId === -7011);
+    await eventually(() => telegram.drafts.filter((d) => d.chat_id === 7010).length >= 1);
+    expect(telegram.calls.some((c) => c.method === "sendChatAction" && c.chatId === 7010)).toBe(true);
+    const draftCalls = telegram.calls.filter((c) => c.method === "sendMessageDraft");
+    expect(draftCalls.every((c) => c.chatId === 7010)).toBe(true);
+    // Throttled: fewer drafts than deltas.
+    expect(draftCalls.length).toBeLessThan(6);
+    for (const id of Object.values(ids)) await stack.debate.stopSession(id, "user");
+  }, 60_000);
+});
