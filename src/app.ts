@@ -4,7 +4,9 @@ import { createBot, type TelegramBotDoor } from "./bot/create-bot";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
+import { createApiRoutes } from "./http/api/api-routes";
 import { createHealthRoutes } from "./http/health";
+import { createOpenApiPlugin } from "./http/openapi";
 import type { Coordination } from "./platform/coordination";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./platform/db";
 import type { Logger } from "./platform/logger";
@@ -98,6 +100,18 @@ export async function startApp(deps: {
         db: () => database.ping(),
         redis: () => coordination.ping(),
         coordinationKind: coordination.kind,
+      }),
+    );
+    http.use(createOpenApiPlugin()).use(
+      createApiRoutes({
+        db: database.db,
+        debate: engine.debate,
+        events: engine.events,
+        settings,
+        audit,
+        secretBox,
+        apiToken: config.apiToken,
+        logger,
       }),
     );
     if (telegram?.webhookRoutes) http.use(telegram.webhookRoutes);

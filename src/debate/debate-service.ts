@@ -51,9 +51,12 @@ const ENDED: SessionStatus[] = ["finished", "stopped", "failed"];
 
 export const TOPIC_MAX_LENGTH = 1000;
 
-/** Validates a topic the way every door must: 1–1000 characters after trimming. */
+/**
+ * Validates a topic the way every door must: 1–1000 characters after trimming. NUL characters
+ * are dropped first: Postgres text cannot hold them, and the insert would fail as a server error.
+ */
 export function normalizeTopic(topic: string): string {
-  const trimmed = topic.trim();
+  const trimmed = topic.replaceAll("\u0000", "").trim();
   if (trimmed.length === 0 || trimmed.length > TOPIC_MAX_LENGTH) {
     throw new DebateError(
       "invalid_topic",

@@ -22,6 +22,12 @@ export interface PromptTurn {
 const MESSAGE_OVERHEAD = 4;
 
 /**
+ * Topics and answers are untrusted text: a special-token look-alike (`<|endoftext|>`) in them is
+ * plain text, where gpt-tokenizer's default would throw and fail every later turn of the debate.
+ */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
+/**
  * The system prompt of one participant. It depends only on what is fixed for the whole session
  * (all participants as they were at creation, the round limit), so the prompt prefix stays
  * byte-stable from turn to turn and providers' prompt caching applies.
@@ -91,13 +97,13 @@ export function turnCall(name: string, round: number, maxRounds: number): string
 
 /** Estimated prompt tokens of one message (content plus chat-format overhead). */
 export function messageTokens(content: string): number {
-  return countTokens(content) + MESSAGE_OVERHEAD;
+  return countTokens(content, PLAIN_TEXT) + MESSAGE_OVERHEAD;
 }
 
 /** Cuts `text` to at most `maxTokens` tokens, marking the cut. */
 export function truncateToTokens(text: string, maxTokens: number): string {
   if (maxTokens <= 0) return "";
-  const tokens = encode(text);
+  const tokens = encode(text, PLAIN_TEXT);
   if (tokens.length <= maxTokens) return text;
   return `${decode(tokens.slice(0, Math.max(0, maxTokens - 2)))}…`;
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import {
   type Message,
   messages,
@@ -36,6 +36,8 @@ import { type SessionLimits, shouldStop } from "./stop-conditions";
 const MAX_CONSECUTIVE_FAILURES = 2;
 /** How many recent turns the loop guard compares an answer with, per participant. */
 const RECENT_TURNS_PER_PARTICIPANT = 2;
+/** The summary call may take 1/SUMMARY_SHARE_OF_TURN of the time left in the turn. */
+const SUMMARY_SHARE_OF_TURN = 2;
 
 export interface TurnRunnerDeps {
   db: Db;
@@ -69,6 +71,14 @@ function isUniqueViolation(error: unknown): boolean {
     (error as { code?: string; cause?: { code?: string } }).code ??
     (error as { cause?: { code?: string } }).cause?.code;
   return code === "23505";
+}
+
+/**
+ * Model text as Postgres can store it: a text column refuses NUL, and a failed write would crash
+ * the run, which the scheduler retries with a fresh (billed) call, again and again.
+ */
+function storableText(text: string): string {
+  return text.replaceAll("\u0000", "").trim();
 }
 
 /** In-memory state of a session while this process holds its lease. Postgres stays the truth. */
@@ -151,6 +161,9 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         const [updated] = await tx
           .update(sessions)
           .set({
+            // A no-op assignment keeps the guarded update valid for steps that only add rows
+            // (a summary): drizzle refuses an empty SET, and the update is what locks the session.
+            status: sql`${sessions.status}`,
             ...(step.cursor ?? {}),
             ...(step.end
               ? {
@@ -281,6 +294,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     model: ChatModel,
     provider: Provider,
     signal: AbortSignal,
+    turnDeadline: number,
   ): Promise<ChatMessage[]> {
     const limit = state.limits.contextTokenLimit;
     const summary = state.messages.findLast((message) => message.authorType === "summary") ?? null;
@@ -325,6 +339,9 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     const plan = planCompression({ turns: history, tokensOf: turnTokens, fixedTokens, limit });
     if (plan.summarize.length > 0) {
       const maxTokens = Math.max(100, Math.min(600, Math.floor(limit * 0.2)));
+      // The summary gets at most half of what is left of the turn: a slow or failing summariser
+      // falls back to dropping turns rather than costing the speaker its turn (and a timeout strike).
+      const summaryDeadline = now() + Math.floor((turnDeadline - now()) / SUMMARY_SHARE_OF_TURN);
       try {
         const result = await model.complete({
           messages: buildSummaryRequest({
@@ -333,7 +350,8 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
             turns: plan.summarize,
             maxWords: Math.floor(maxTokens * 0.6),
           }),
-          signal,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, summaryDeadline - now()))]),
+          deadlineMs: summaryDeadline,
           maxTokens,
         });
         logCall(state, provider, "summary", result);
@@ -344,7 +362,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
               authorType: "summary",
               authorName: "Summary",
               participantId: speaker.id,
-              content: result.text.trim(),
+              content: storableText(result.text),
               tokensIn: result.usage.input,
               tokensOut: result.usage.output,
               cachedTokens: result.usage.cachedInput,
@@ -476,7 +494,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
 
     let result: ChatResult;
     try {
-      const prompt = await preparePrompt(state, speaker, model, provider, turnSignal);
+      const prompt = await preparePrompt(state, speaker, model, provider, turnSignal, turnDeadline);
       let streamed = "";
       let lastDeltaAt = 0;
       result = await model.complete({
@@ -566,13 +584,13 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       .filter((message) => message.authorType === "model" && !message.flagged)
       .slice(-RECENT_TURNS_PER_PARTICIPANT * state.participants.length)
       .map((message) => message.content);
-    const verdict = judgeAnswer(result.text, recent);
+    const verdict = judgeAnswer(storableText(result.text), recent);
     const modelMessage: Step["messages"][number] = {
       round: state.session.currentRound,
       authorType: "model",
       authorName: speaker.displayName,
       participantId: speaker.id,
-      content: result.text.trim(),
+      content: storableText(result.text),
       tokensIn: result.usage.input,
       tokensOut: result.usage.output,
       cachedTokens: result.usage.cachedInput,

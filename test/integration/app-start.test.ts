@@ -96,6 +96,7 @@ describe("the app as a process", () => {
       DATABASE_URL: testDatabase.url,
       REDIS_URL: testRedisUrl,
       SECRETS_KEY: testSecretsKey,
+      API_TOKEN: "process-api-token",
       LOG_LEVEL: "info",
     };
     for (let start = 0; start < 2; start++) {
@@ -107,6 +108,11 @@ describe("the app as a process", () => {
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: "ok", db: "up", redis: "up" });
       expect(Date.now() - started).toBeLessThan(5_000);
+      // The API and its OpenAPI document are served by the same process.
+      expect((await fetch(`${url}/api/providers`)).status).toBe(401);
+      const listed = await fetch(`${url}/api/providers`, { headers: { authorization: "Bearer process-api-token" } });
+      expect(listed.status).toBe(200);
+      expect((await fetch(`${url}/openapi/json`)).status).toBe(200);
       app.kill("SIGINT");
       expect(await app.exited).toBe(0);
     }

@@ -1,0 +1,424 @@
+/**
+ * Providers (the LLM endpoints that debate): create, edit, delete, reorder, test a connection.
+ *
+ * Door-free: the API and the admin both call this with the same snake_case input, validated by the
+ * same arktype schemas the API publishes. The API key is write-only: it is stored Fernet-encrypted
+ * and leaves this module only as `has_api_key` and a masked tail. Every write is audited in the
+ * same transaction, with field names and non-secret values only.
+ */
+import { type } from "arktype";
+import { asc, eq, inArray, sql } from "drizzle-orm";
+import type { AuditLogService } from "../audit/audit-log";
+import { type Provider, personalities, providers } from "../db/schema";
+import type { ProviderParams } from "../llm/chat-model";
+import { createOpenAiChatModel, type OpenAiChatModelOptions } from "../llm/openai-chat-model";
+import { type TestConnectionResult, testConnection } from "../llm/test-connection";
+import type { Db } from "../platform/db";
+import { maskSecret, type SecretBox } from "../platform/secret-box";
+import { CatalogError, describeIssues, type FieldIssue, isUniqueViolation } from "./catalog-errors";
+
+const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
+  value.trim() !== "" || ctx.mustBe("not blank");
+
+/** A JSON object (not an array): provider-specific request fields. */
+const plainObject = type({ "[string]": "unknown" }).narrow(
+  (value, ctx) => !Array.isArray(value) || ctx.mustBe("an object"),
+);
+
+const httpUrl = type("string.url <= 2000").narrow(
+  (value, ctx) => /^https?:\/\//i.test(value.trim()) || ctx.mustBe("an http(s) URL"),
+);
+
+/** Model parameters; prices are USD per 1M tokens. Unknown fields belong in `extra`. */
+export const providerParamsSchema = type({
+  "temperature?": "0 <= number <= 2",
+  "max_tokens?": "1 <= number.integer <= 1000000",
+  "price_input_per_1m?": "number >= 0",
+  "price_cached_input_per_1m?": "number >= 0",
+  "price_output_per_1m?": "number >= 0",
+  "extra?": plainObject,
+  "+": "reject",
+});
+
+const providerFields = {
+  name: type("1 <= string <= 100").narrow(notBlank),
+  type: "'openai' | 'deepseek' | 'openai_compatible'",
+  base_url: httpUrl,
+  /** Write-only. Omitted: keep the stored key; `""` or null: remove it. */
+  "api_key?": "string <= 500 | null",
+  model_id: type("1 <= string <= 200").narrow(notBlank),
+  "params?": providerParamsSchema,
+  "enabled?": "boolean",
+  "order_index?": "0 <= number.integer <= 1000000",
+  "default_personality_id?": "number.integer > 0 | null",
+} as const;
+
+/** Body of a create (and of a full update): name, type, base_url and model_id are required. */
+export const providerInputSchema = type({ ...providerFields, "+": "reject" });
+/** Body of a partial update: any subset of the fields. */
+export const providerPatchSchema = providerInputSchema.partial();
+
+export type ProviderInput = typeof providerInputSchema.infer;
+export type ProviderPatch = typeof providerPatchSchema.infer;
+
+/** Parameters as shown (stored rows may predate a field). */
+export const providerParamsViewSchema = type({
+  "temperature?": "number",
+  "max_tokens?": "number",
+  "price_input_per_1m?": "number",
+  "price_cached_input_per_1m?": "number",
+  "price_output_per_1m?": "number",
+  "extra?": "object",
+});
+
+/** A provider as every door shows it: never the key, only whether one is set and its last characters. */
+export const providerViewSchema = type({
+  id: "number.integer",
+  name: "string",
+  type: "'openai' | 'deepseek' | 'openai_compatible'",
+  base_url: "string",
+  model_id: "string",
+  params: providerParamsViewSchema,
+  enabled: "boolean",
+  order_index: "number.integer",
+  default_personality_id: "number.integer | null",
+  has_api_key: "boolean",
+  api_key_masked: "string | null",
+  created_at: "string",
+  updated_at: "string",
+});
+export type ProviderView = typeof providerViewSchema.infer;
+
+export interface ProviderService {
+  list(): Promise<ProviderView[]>;
+  /** Throws `CatalogError("provider_not_found")`. */
+  get(id: number): Promise<ProviderView>;
+  /** Validates `input` with {@link providerInputSchema}; appended at the end unless `order_index` is given. */
+  create(input: unknown, actor: string): Promise<ProviderView>;
+  /** Partial update ({@link providerPatchSchema}); an omitted `api_key` keeps the stored key. */
+  update(id: number, patch: unknown, actor: string): Promise<ProviderView>;
+  /**
+   * Full update ({@link providerInputSchema}: the required fields must be present); omitted optional
+   * fields keep their stored values, the API key included.
+   */
+  replace(id: number, input: unknown, actor: string): Promise<ProviderView>;
+  remove(id: number, actor: string): Promise<void>;
+  /** Sets `order_index` to each id's position in `ids` (others keep theirs). */
+  reorder(ids: number[], actor: string): Promise<ProviderView[]>;
+  /** One tiny real call with the stored settings; errors are scrubbed of the key. */
+  testConnection(id: number, signal?: AbortSignal): Promise<TestConnectionResult>;
+}
+
+export interface ProviderServiceDeps {
+  db: Db;
+  audit: AuditLogService;
+  secretBox: SecretBox;
+  /** Passed to the chat model of a connection test (tests shorten retries). */
+  chatModelOptions?: OpenAiChatModelOptions;
+}
+
+/** Validates with one of the schemas above; throws `invalid_input` with value-free issues. */
+function parse<T>(schema: (input: unknown) => unknown, input: unknown): T {
+  const result = schema(input);
+  if (result instanceof type.errors) {
+    throw new CatalogError("invalid_input", "Invalid provider.", describeIssues(result));
+  }
+  return result as T;
+}
+
+function notFound(id: number): CatalogError {
+  return new CatalogError("provider_not_found", `Provider ${id} not found.`);
+}
+
+/** Fields of the write shape and their columns; `api_key` is handled apart. */
+const columnOf = {
+  name: "name",
+  type: "type",
+  base_url: "baseUrl",
+  model_id: "modelId",
+  params: "params",
+  enabled: "enabled",
+  order_index: "orderIndex",
+  default_personality_id: "defaultPersonalityId",
+} as const satisfies Record<Exclude<keyof ProviderInput, "api_key">, keyof Provider>;
+type PlainField = keyof typeof columnOf;
+
+/** Trims what users paste with stray spaces; the rest is stored as validated. */
+function normalizeValue(field: PlainField, value: unknown): unknown {
+  if (field === "name" || field === "model_id" || field === "base_url") return (value as string).trim();
+  return value;
+}
+
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export function createProviderService(deps: ProviderServiceDeps): ProviderService {
+  const { db, audit, secretBox } = deps;
+
+  const toView = (row: Provider): ProviderView => {
+    let masked: string | null = null;
+    if (row.apiKeyEncrypted) {
+      try {
+        masked = maskSecret(secretBox.decrypt(row.apiKeyEncrypted));
+      } catch {
+        // Encrypted under a key no longer configured: it exists, but nothing of it can be shown.
+        masked = "••••";
+      }
+    }
+    return {
+      id: row.id,
+      name: row.name,
+      type: row.type,
+      base_url: row.baseUrl,
+      model_id: row.modelId,
+      params: row.params as ProviderView["params"],
+      enabled: row.enabled,
+      order_index: row.orderIndex,
+      default_personality_id: row.defaultPersonalityId,
+      has_api_key: row.apiKeyEncrypted !== null,
+      api_key_masked: masked,
+      created_at: row.createdAt.toISOString(),
+      updated_at: row.updatedAt.toISOString(),
+    };
+  };
+
+  const load = async (executor: Db, id: number, lock = false): Promise<Provider> => {
+    if (!Number.isSafeInteger(id) || id <= 0) throw notFound(id);
+    const query = executor.select().from(providers).where(eq(providers.id, id));
+    const [row] = lock ? await query.for("update") : await query;
+    if (!row) throw notFound(id);
+    return row;
+  };
+
+  const checkPersonality = async (executor: Db, personalityId: number | null | undefined) => {
+    if (personalityId == null) return;
+    const [row] = await executor
+      .select({ id: personalities.id })
+      .from(personalities)
+      .where(eq(personalities.id, personalityId));
+    if (!row) {
+      const issue: FieldIssue = {
+        path: "default_personality_id",
+        message: `default_personality_id: personality ${personalityId} not found`,
+      };
+      throw new CatalogError("invalid_input", "Invalid provider.", [issue]);
+    }
+  };
+
+  /** `undefined`: keep; `null`: remove; string: the new encrypted key. */
+  const encryptedKeyFor = (apiKey: string | null | undefined): string | null | undefined => {
+    if (apiKey === undefined) return undefined;
+    const trimmed = apiKey?.trim() ?? "";
+    return trimmed === "" ? null : secretBox.encrypt(trimmed);
+  };
+
+  const keyDiffers = (current: string | null, next: string | null): boolean => {
+    if (current === null || next === null) return current !== next;
+    try {
+      return secretBox.decrypt(current) !== secretBox.decrypt(next);
+    } catch {
+      return true;
+    }
+  };
+
+  const mapConflict = (error: unknown, name: string | undefined): never => {
+    if (isUniqueViolation(error)) {
+      throw new CatalogError("name_taken", `A provider named ${JSON.stringify(name ?? "")} already exists.`);
+    }
+    throw error;
+  };
+
+  const applyUpdate = async (id: number, patch: ProviderPatch, actor: string): Promise<ProviderView> => {
+    try {
+      return await db.transaction(async (tx) => {
+        const executor = tx as unknown as Db;
+        const current = await load(executor, id, true);
+        await checkPersonality(executor, patch.default_personality_id);
+        const set: Record<string, unknown> = {};
+        const changed: string[] = [];
+        const values: Record<string, unknown> = {};
+        for (const field of Object.keys(columnOf) as PlainField[]) {
+          if (patch[field] === undefined) continue;
+          const value = normalizeValue(field, patch[field]);
+          const column = columnOf[field];
+          if (sameValue(current[column], value)) continue;
+          set[column] = value;
+          changed.push(field);
+          values[field] = value;
+        }
+        const nextKey = encryptedKeyFor(patch.api_key);
+        const keyChanged = nextKey !== undefined && keyDiffers(current.apiKeyEncrypted, nextKey);
+        if (keyChanged) {
+          set.apiKeyEncrypted = nextKey;
+          changed.push("api_key");
+        }
+        if (changed.length === 0) return toView(current);
+        // updated_at also versions the cached chat model: an edit applies from the next turn.
+        const [row] = await executor
+          .update(providers)
+          .set({ ...set, updatedAt: sql`now()` })
+          .where(eq(providers.id, id))
+          .returning();
+        await audit.record(
+          {
+            actor,
+            action: "provider.update",
+            target: `provider:${id}`,
+            // The key is never recorded, not even encrypted: only that it changed.
+            meta: { name: row!.name, changed, values, ...(keyChanged ? { key_changed: true } : {}) },
+          },
+          executor,
+        );
+        return toView(row!);
+      });
+    } catch (error) {
+      return mapConflict(error, patch.name);
+    }
+  };
+
+  return {
+    async list() {
+      const rows = await db.select().from(providers).orderBy(asc(providers.orderIndex), asc(providers.id));
+      return rows.map(toView);
+    },
+
+    async get(id) {
+      return toView(await load(db, id));
+    },
+
+    async create(input, actor) {
+      const valid = parse<ProviderInput>(providerInputSchema, input);
+      try {
+        return await db.transaction(async (tx) => {
+          const executor = tx as unknown as Db;
+          await checkPersonality(executor, valid.default_personality_id);
+          let orderIndex = valid.order_index;
+          if (orderIndex === undefined) {
+            const [last] = await executor
+              .select({ max: sql<number | null>`max(${providers.orderIndex})` })
+              .from(providers);
+            orderIndex = last?.max == null ? 0 : Number(last.max) + 1;
+          }
+          const values = {
+            name: valid.name.trim(),
+            type: valid.type,
+            base_url: valid.base_url.trim(),
+            model_id: valid.model_id.trim(),
+            params: (valid.params ?? {}) as Record<string, unknown>,
+            enabled: valid.enabled ?? true,
+            order_index: orderIndex,
+            default_personality_id: valid.default_personality_id ?? null,
+          };
+          const apiKeyEncrypted = encryptedKeyFor(valid.api_key) ?? null;
+          const [row] = await executor
+            .insert(providers)
+            .values({
+              name: values.name,
+              type: values.type,
+              baseUrl: values.base_url,
+              modelId: values.model_id,
+              params: values.params,
+              enabled: values.enabled,
+              orderIndex: values.order_index,
+              defaultPersonalityId: values.default_personality_id,
+              apiKeyEncrypted,
+            })
+            .returning();
+          await audit.record(
+            {
+              actor,
+              action: "provider.create",
+              target: `provider:${row!.id}`,
+              meta: { values, ...(apiKeyEncrypted ? { key_changed: true } : {}) },
+            },
+            executor,
+          );
+          return toView(row!);
+        });
+      } catch (error) {
+        return mapConflict(error, valid.name);
+      }
+    },
+
+    async update(id, patch, actor) {
+      return applyUpdate(id, parse<ProviderPatch>(providerPatchSchema, patch), actor);
+    },
+
+    async replace(id, input, actor) {
+      return applyUpdate(id, parse<ProviderInput>(providerInputSchema, input), actor);
+    },
+
+    async remove(id, actor) {
+      await db.transaction(async (tx) => {
+        const executor = tx as unknown as Db;
+        const current = await load(executor, id, true);
+        await executor.delete(providers).where(eq(providers.id, id));
+        await audit.record(
+          { actor, action: "provider.delete", target: `provider:${id}`, meta: { name: current.name } },
+          executor,
+        );
+      });
+    },
+
+    async reorder(ids, actor) {
+      if (new Set(ids).size !== ids.length) {
+        throw new CatalogError("invalid_input", "Invalid order.", [
+          { path: "", message: "each provider id must appear once" },
+        ]);
+      }
+      await db.transaction(async (tx) => {
+        const executor = tx as unknown as Db;
+        const rows =
+          ids.length === 0
+            ? []
+            : await executor.select({ id: providers.id }).from(providers).where(inArray(providers.id, ids));
+        const known = new Set(rows.map((row) => row.id));
+        const missing = ids.find((id) => !known.has(id));
+        if (missing !== undefined) throw notFound(missing);
+        for (const [index, id] of ids.entries()) {
+          await executor
+            .update(providers)
+            .set({ orderIndex: index, updatedAt: sql`now()` })
+            .where(eq(providers.id, id));
+        }
+        await audit.record(
+          { actor, action: "provider.reorder", target: "providers", meta: { order: ids } },
+          executor,
+        );
+      });
+      const rows = await db.select().from(providers).orderBy(asc(providers.orderIndex), asc(providers.id));
+      return rows.map(toView);
+    },
+
+    async testConnection(id, signal) {
+      const row = await load(db, id);
+      let apiKey = "";
+      if (row.apiKeyEncrypted) {
+        try {
+          apiKey = secretBox.decrypt(row.apiKeyEncrypted);
+        } catch {
+          return {
+            ok: false,
+            error: {
+              code: "auth",
+              message:
+                "The stored API key cannot be decrypted with the configured SECRETS_KEY; set it again.",
+            },
+          };
+        }
+      }
+      const model = createOpenAiChatModel(
+        {
+          id: row.id,
+          name: row.name,
+          type: row.type,
+          baseUrl: row.baseUrl,
+          apiKey,
+          modelId: row.modelId,
+          params: row.params as ProviderParams,
+        },
+        { retry: { maxAttempts: 2, baseDelayMs: 300 }, ...deps.chatModelOptions },
+      );
+      return testConnection(model, signal);
+    },
+  };
+}

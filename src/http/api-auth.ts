@@ -1,0 +1,37 @@
+/**
+ * Bearer authentication of the API. Never open by default: without API_TOKEN every /api route
+ * answers 503 saying how to enable it. Tokens are compared in constant time over SHA-256 digests,
+ * so neither the content nor the length of the configured token leaks through timing.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { ApiError } from "./errors";
+
+const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
+
+/** Header sent with 401 answers (RFC 6750). */
+export const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="api"' };
+
+/**
+ * Returns a checker for one configured token: `null` when the `Authorization` header carries it,
+ * otherwise the {@link ApiError} to answer (503 when no token is configured, 401 otherwise).
+ */
+export function createBearerCheck(apiToken: string): (authorization: string | null) => ApiError | null {
+  const expected = apiToken.trim() === "" ? null : digest(apiToken);
+  return (authorization) => {
+    if (!expected) {
+      return new ApiError(503, "api_disabled", "The API is disabled: set API_TOKEN in .env and restart");
+    }
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "");
+    if (!match) {
+      return new ApiError(
+        401,
+        "unauthorized",
+        "Missing bearer token: send `Authorization: Bearer <API_TOKEN>`.",
+      );
+    }
+    if (!timingSafeEqual(digest(match[1]!), expected)) {
+      return new ApiError(401, "unauthorized", "Invalid bearer token.");
+    }
+    return null;
+  };
+}

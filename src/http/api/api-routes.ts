@@ -1,0 +1,111 @@
+import { Elysia, ValidationError } from "elysia";
+import type { AuditLogService } from "../../audit/audit-log";
+import { createPersonalityService } from "../../catalog/personality-service";
+import { createProviderService } from "../../catalog/provider-service";
+import type { DebateEventBus } from "../../debate/debate-events";
+import type { DebateService } from "../../debate/debate-service";
+import type { OpenAiChatModelOptions } from "../../llm/openai-chat-model";
+import type { Db } from "../../platform/db";
+import type { Logger } from "../../platform/logger";
+import type { SecretBox } from "../../platform/secret-box";
+import type { SettingsService } from "../../settings/settings-service";
+import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
+import { ApiError, collectSecretValues, errorResponse, toApiError, validationIssues } from "../errors";
+import { createPersonalityRoutes } from "./personalities-routes";
+import { createProviderRoutes } from "./providers-routes";
+import { createSessionRoutes } from "./sessions-routes";
+import { createSettingsRoutes } from "./settings-routes";
+
+/** Everything the API door needs; built once in the composition root. */
+export interface ApiRoutesDeps {
+  db: Db;
+  debate: DebateService;
+  events: DebateEventBus;
+  settings: SettingsService;
+  audit: AuditLogService;
+  secretBox: SecretBox;
+  /** `API_TOKEN`; empty: every /api route answers 503 `api_disabled`. */
+  apiToken: string;
+  logger: Logger;
+  /** Tuning for tests: chat model options of provider connection tests, SSE keep-alive interval. */
+  chatModelOptions?: OpenAiChatModelOptions;
+  sseKeepAliveMs?: number;
+}
+
+export const API_PREFIX = "/api";
+
+const notFound = () => {
+  throw new ApiError(404, "not_found", "No such route.");
+};
+
+const isApiPath = (pathname: string) => {
+  // Collapse repeated slashes so `//api/…` cannot slip past the check if a router ever accepts it.
+  const path = pathname.replace(/\/{2,}/g, "/").toLowerCase();
+  return path === API_PREFIX || path.startsWith(`${API_PREFIX}/`);
+};
+
+/**
+ * The REST API (SPEC §6) as one Elysia plugin under `/api`: bearer auth on every route, one error
+ * shape, arktype schemas documented in OpenAPI (mount `createOpenApiPlugin()` beside it).
+ */
+export function createApiRoutes(deps: ApiRoutesDeps) {
+  const logger = deps.logger.child({ component: "api" });
+  const checkBearer = createBearerCheck(deps.apiToken);
+  const providers = createProviderService({
+    db: deps.db,
+    audit: deps.audit,
+    secretBox: deps.secretBox,
+    chatModelOptions: deps.chatModelOptions,
+  });
+  const personalities = createPersonalityService({ db: deps.db, audit: deps.audit });
+
+  const deny = (authorization: string | null): Response | undefined => {
+    const refused = checkBearer(authorization);
+    if (!refused) return undefined;
+    return errorResponse(refused, { headers: refused.status === 401 ? BEARER_CHALLENGE : {} });
+  };
+
+  return (
+    new Elysia({ name: "api", prefix: API_PREFIX })
+      // Before routing and body parsing: an unauthenticated caller learns nothing about routes or schemas.
+      // (Request hooks apply app-wide, hence the path check.)
+      .onRequest(({ request }) => {
+        if (isApiPath(new URL(request.url).pathname)) return deny(request.headers.get("authorization"));
+      })
+      // Second line, bound to the API's own routes whatever path led to them; still before validation.
+      .onTransform(({ request }) => {
+        const refused = checkBearer(request.headers.get("authorization"));
+        if (refused) throw refused;
+      })
+      .onError(({ code, error, request, body }) => {
+        const apiError = toApiError(error, code);
+        if (apiError.status >= 500) {
+          // The message of an unexpected error stays in the log; validation errors are not logged
+          // with their message, which embeds the input.
+          const detail =
+            error instanceof ValidationError
+              ? {
+                  error: { name: "ValidationError", message: "response failed its schema" },
+                  issues: validationIssues(error),
+                }
+              : { error };
+          logger.error("api request failed", {
+            method: request.method,
+            path: new URL(request.url).pathname,
+            ...detail,
+          });
+        }
+        return errorResponse(apiError, {
+          secrets: collectSecretValues(body),
+          headers: apiError.status === 401 ? BEARER_CHALLENGE : {},
+        });
+      })
+      .use(createSessionRoutes(deps))
+      .use(createProviderRoutes({ providers }))
+      .use(createPersonalityRoutes({ personalities }))
+      .use(createSettingsRoutes({ settings: deps.settings }))
+      // Unknown routes under /api answer in the API's shape (the app's own 404 is plain text).
+      .all("", notFound, { detail: { hide: true } })
+      .all("/*", notFound, { detail: { hide: true } })
+  );
+}

@@ -1,0 +1,92 @@
+import { Elysia } from "elysia";
+import {
+  type ProviderService,
+  providerInputSchema,
+  providerPatchSchema,
+  providerViewSchema,
+} from "../../catalog/provider-service";
+import { deletedView, numericIdParams, reorderProvidersBody, testConnectionView } from "./api-schemas";
+import { errorResponses, routeDoc } from "./route-doc";
+
+const TAG = "providers";
+const KEY_NOTE =
+  '`api_key` is write-only: answers carry `has_api_key` and `api_key_masked` (last 4 characters) instead. Omit it to keep the stored key; send `""` (or null) to remove it.';
+
+/** Provider CRUD, reorder and connection test over the shared provider service. */
+export function createProviderRoutes(deps: { providers: ProviderService }) {
+  const { providers } = deps;
+  return new Elysia({ name: "api-providers", prefix: "/providers" })
+    .get("", () => providers.list(), {
+      response: { 200: providerViewSchema.array(), ...errorResponses() },
+      detail: routeDoc("List providers in speaking order", TAG),
+    })
+    .post("", ({ body, status }) => providers.create(body, "api").then((view) => status(201, view)), {
+      body: providerInputSchema,
+      parse: "json",
+      response: { 201: providerViewSchema, ...errorResponses(400, 409, 422) },
+      detail: routeDoc("Create a provider", TAG, { description: KEY_NOTE }),
+    })
+    .post("/reorder", ({ body }) => providers.reorder(body.ids, "api"), {
+      body: reorderProvidersBody,
+      parse: "json",
+      response: { 200: providerViewSchema.array(), ...errorResponses(400, 404, 422) },
+      detail: routeDoc("Set the speaking order", TAG, {
+        description: "Each listed provider gets its position in `ids` as `order_index`; others keep theirs.",
+      }),
+    })
+    .get("/:id", ({ params }) => providers.get(params.id), {
+      params: numericIdParams,
+      response: { 200: providerViewSchema, ...errorResponses(404) },
+      detail: routeDoc("Get a provider", TAG),
+    })
+    .put("/:id", ({ params, body }) => providers.replace(params.id, body, "api"), {
+      params: numericIdParams,
+      body: providerInputSchema,
+      parse: "json",
+      response: { 200: providerViewSchema, ...errorResponses(400, 404, 409, 422) },
+      detail: routeDoc("Update a provider (all required fields)", TAG, {
+        description: `name, type, base_url and model_id are required; omitted optional fields keep their values. ${KEY_NOTE}`,
+      }),
+    })
+    .patch("/:id", ({ params, body }) => providers.update(params.id, body, "api"), {
+      params: numericIdParams,
+      body: providerPatchSchema,
+      parse: "json",
+      response: { 200: providerViewSchema, ...errorResponses(400, 404, 409, 422) },
+      detail: routeDoc("Update some fields of a provider", TAG, { description: KEY_NOTE }),
+    })
+    .delete(
+      "/:id",
+      async ({ params }) => {
+        await providers.remove(params.id, "api");
+        return { deleted: true as const, id: params.id };
+      },
+      {
+        params: numericIdParams,
+        response: { 200: deletedView, ...errorResponses(404) },
+        detail: routeDoc("Delete a provider", TAG, {
+          description: "Past sessions keep their transcript; their participants lose the provider reference.",
+        }),
+      },
+    )
+    .post(
+      "/:id/test",
+      async ({ params, request }) => {
+        const result = await providers.testConnection(
+          params.id,
+          AbortSignal.any([request.signal, AbortSignal.timeout(20_000)]),
+        );
+        return result.ok
+          ? { ok: true, latency_ms: result.latencyMs, sample: result.sample }
+          : { ok: false, error: result.error };
+      },
+      {
+        params: numericIdParams,
+        response: { 200: testConnectionView, ...errorResponses(404) },
+        detail: routeDoc("Test the connection of a provider", TAG, {
+          description:
+            "Sends a one-line prompt with the stored base_url, key and model. Answers 200 either way: `ok: true` with latency and a sample, or `ok: false` with the provider's error (never the key).",
+        }),
+      },
+    );
+}

@@ -1,0 +1,242 @@
+import { Elysia } from "elysia";
+import type { AuditLogService } from "../../audit/audit-log";
+import type { SessionStatus } from "../../db/schema";
+import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
+import type { DebateService } from "../../debate/debate-service";
+import { ApiError } from "../errors";
+import {
+  createSessionBody,
+  listSessionsQuery,
+  sessionDetailView,
+  sessionIdParams,
+  sessionListView,
+} from "./api-schemas";
+import { errorResponses, routeDoc } from "./route-doc";
+import {
+  formatSseEvent,
+  sessionDetailToView,
+  sessionEndFromDetail,
+  sessionListItemToView,
+} from "./session-views";
+
+const ENDED: SessionStatus[] = ["finished", "stopped", "failed"];
+const DEFAULT_PAGE_SIZE = 20;
+/** Comment lines keep idle connections open through proxies that close silent ones. */
+const SSE_KEEP_ALIVE_MS = 15_000;
+
+export interface SessionRoutesDeps {
+  debate: DebateService;
+  events: DebateEventBus;
+  audit: AuditLogService;
+  /** Interval of SSE keep-alive comments; tests shorten it. */
+  sseKeepAliveMs?: number;
+}
+
+const TAG = "sessions";
+
+/**
+ * Debate sessions: create, start, stop, read, list, and follow live over Server-Sent Events.
+ * Stops made through the API are recorded with stop_reason `user` (the client acts for its user;
+ * `admin` is kept for stops from the admin pages).
+ */
+export function createSessionRoutes(deps: SessionRoutesDeps) {
+  const { debate, events, audit } = deps;
+  const keepAliveMs = deps.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS;
+
+  const detailView = async (id: string) => sessionDetailToView(await debate.getSession(id));
+
+  return new Elysia({ name: "api-sessions", prefix: "/sessions" })
+    .post(
+      "",
+      async ({ body, status }) => {
+        const created = await debate.createSession({
+          topic: body.topic,
+          maxRounds: body.max_rounds,
+          participants: body.participants?.map((participant) => ({
+            providerId: participant.provider_id,
+            personalityId: participant.personality_id,
+          })),
+          source: "api",
+        });
+        await audit.record({
+          actor: "api",
+          action: "session.create",
+          target: `session:${created.session.id}`,
+          meta: {
+            topic: created.session.topic,
+            max_rounds: created.session.maxRounds,
+            participants: created.participants.map((participant) => participant.providerId),
+          },
+        });
+        return status(201, sessionDetailToView(created));
+      },
+      {
+        body: createSessionBody,
+        parse: "json",
+        response: { 201: sessionDetailView, ...errorResponses(400, 422) },
+        detail: routeDoc("Create a debate session", TAG, {
+          description:
+            "Creates a session in status `created`. Without `participants`, every enabled provider takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start.",
+        }),
+      },
+    )
+    .get(
+      "",
+      async ({ query }) => {
+        const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+        const offset = query.offset ?? 0;
+        const page = await debate.listSessions({
+          status: query.status,
+          userId: query.user_id,
+          limit,
+          offset,
+        });
+        return { items: page.items.map(sessionListItemToView), total: page.total, limit, offset };
+      },
+      {
+        query: listSessionsQuery,
+        response: { 200: sessionListView, ...errorResponses(422) },
+        detail: routeDoc("List sessions, newest first", TAG, {
+          description:
+            "Paged with `limit` (1–100, default 20) and `offset`; filter by `status` or `user_id`.",
+        }),
+      },
+    )
+    .get("/:id", ({ params }) => detailView(params.id), {
+      params: sessionIdParams,
+      response: { 200: sessionDetailView, ...errorResponses(404) },
+      detail: routeDoc("Get a session with its participants, full history and totals", TAG),
+    })
+    .post(
+      "/:id/start",
+      async ({ params }) => {
+        await debate.startSession(params.id);
+        await audit.record({ actor: "api", action: "session.start", target: `session:${params.id}` });
+        return detailView(params.id);
+      },
+      {
+        params: sessionIdParams,
+        response: { 200: sessionDetailView, ...errorResponses(404, 409) },
+        detail: routeDoc("Start a created session", TAG, {
+          description: "Answers the session with `status: running`; 409 when it is not in status `created`.",
+        }),
+      },
+    )
+    .post(
+      "/:id/stop",
+      async ({ params }) => {
+        const current = await debate.getSession(params.id);
+        if (ENDED.includes(current.session.status)) {
+          throw new ApiError(
+            409,
+            "invalid_state",
+            `Session is ${current.session.status}; only a created or running session can stop.`,
+            { status: current.session.status },
+          );
+        }
+        await debate.stopSession(params.id, "user");
+        await audit.record({
+          actor: "api",
+          action: "session.stop",
+          target: `session:${params.id}`,
+          meta: { reason: "user" },
+        });
+        return detailView(params.id);
+      },
+      {
+        params: sessionIdParams,
+        response: { 200: sessionDetailView, ...errorResponses(404, 409) },
+        detail: routeDoc("Stop a created or running session", TAG, {
+          description:
+            "Stops at once (the turn being generated is aborted) with stop_reason `user`; answers the session with `status: stopped`. 409 when it already ended.",
+        }),
+      },
+    )
+    .get(
+      "/:id/events",
+      async ({ params, request }) => {
+        // Subscribe before reading the session: an end between the two is then seen one way or the other.
+        const queue: DebateEvent[] = [];
+        let wake: (() => void) | undefined;
+        const unsubscribe = events.subscribe((event) => {
+          queue.push(event);
+          wake?.();
+        }, params.id);
+        let detail: Awaited<ReturnType<DebateService["getSession"]>>;
+        try {
+          detail = await debate.getSession(params.id);
+        } catch (error) {
+          unsubscribe();
+          throw error;
+        }
+        const encoder = new TextEncoder();
+        let cleanup = () => {};
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            let closed = false;
+            let keepAlive: ReturnType<typeof setInterval> | undefined;
+            const onAbort = () => close();
+            cleanup = () => {
+              closed = true;
+              wake = undefined;
+              unsubscribe();
+              clearInterval(keepAlive);
+              request.signal.removeEventListener("abort", onAbort);
+            };
+            const close = () => {
+              if (closed) return;
+              cleanup();
+              try {
+                controller.close();
+              } catch {
+                // Already closed by the client.
+              }
+            };
+            const send = (text: string) => {
+              if (!closed) controller.enqueue(encoder.encode(text));
+            };
+            if (ENDED.includes(detail.session.status)) {
+              send(formatSseEvent(sessionEndFromDetail(detail)));
+              close();
+              return;
+            }
+            wake = () => {
+              while (queue.length > 0 && !closed) {
+                const event = queue.shift()!;
+                send(formatSseEvent(event));
+                if (event.type === "session-end") close();
+              }
+            };
+            wake();
+            keepAlive = setInterval(() => send(": keep-alive\n\n"), keepAliveMs);
+            request.signal.addEventListener("abort", onAbort);
+          },
+          cancel() {
+            cleanup();
+          },
+        });
+        return new Response(stream, {
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache, no-transform",
+            "x-accel-buffering": "no",
+          },
+        });
+      },
+      {
+        params: sessionIdParams,
+        detail: routeDoc("Follow a session's live events (Server-Sent Events)", TAG, {
+          description:
+            "A `text/event-stream` of the debate's events as they happen: `session-start`, `turn-start`, `turn-delta` (text fragments), `turn-end` (the persisted turn with tokens and cost), `message-created`, `participant-excluded`, and finally `session-end`, after which the stream closes. Each event is `event: <type>` and `data: <snake_case JSON>`. For a session that already ended, a single `session-end` built from the database is sent. Earlier history is read with GET /api/sessions/{id}.",
+          responses: {
+            200: {
+              description: "The event stream",
+              content: { "text/event-stream": { schema: { type: "string" } } },
+            },
+            401: { description: "Missing or wrong bearer token" },
+            404: { description: "Unknown session" },
+          },
+        }),
+      },
+    );
+}
