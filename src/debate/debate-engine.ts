@@ -44,6 +44,7 @@ export function createDebateEngine(deps: {
     events,
     runner,
     logger,
+    giveUp: (sessionId, detail) => debate.stopSession(sessionId, "error", detail),
     options: deps.scheduler,
   });
   const debate = createDebateService({

@@ -16,6 +16,8 @@ export interface SchedulerOptions {
   maxConcurrent?: number;
   /** Delay before a session whose run crashed is tried again. */
   retryDelayMs?: number;
+  /** Consecutive crashed runs after which the session is failed instead of retried. */
+  maxRunFailures?: number;
 }
 
 export interface Scheduler extends DebateWaker {
@@ -41,6 +43,8 @@ export function createScheduler(deps: {
   events: DebateEventBus;
   runner: TurnRunner;
   logger: Logger;
+  /** Ends a session that keeps crashing (stop reason `error`): a bug must not turn into endless paid calls. */
+  giveUp: (sessionId: string, detail: string) => Promise<unknown>;
   options?: SchedulerOptions;
 }): Scheduler {
   const { db, coordination, events, runner, logger } = deps;
@@ -48,6 +52,8 @@ export function createScheduler(deps: {
   const pollMs = deps.options?.pollMs ?? 250;
   const maxConcurrent = deps.options?.maxConcurrent ?? 500;
   const retryDelayMs = deps.options?.retryDelayMs ?? 2_000;
+  const maxRunFailures = deps.options?.maxRunFailures ?? 5;
+  const failures = new Map<string, number>();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = true;
@@ -77,10 +83,28 @@ export function createScheduler(deps: {
     const done = (async () => {
       try {
         const outcome = await runner.run(sessionId, controller.signal);
+        failures.delete(sessionId);
         if (outcome !== "aborted") await coordination.unmarkDue(sessionId);
       } catch (error) {
-        logger.error("debate run failed; will retry", { session: sessionId, error });
-        await coordination.markDue(sessionId, Date.now() + retryDelayMs).catch(() => {});
+        const count = (failures.get(sessionId) ?? 0) + 1;
+        failures.set(sessionId, count);
+        if (count >= maxRunFailures) {
+          logger.error("debate run failed repeatedly; failing the session", {
+            session: sessionId,
+            error,
+            count,
+          });
+          failures.delete(sessionId);
+          await deps
+            .giveUp(sessionId, "internal error: the debate could not continue")
+            .catch((giveUpError: unknown) =>
+              logger.error("could not fail the session", { session: sessionId, error: giveUpError }),
+            );
+          await coordination.unmarkDue(sessionId).catch(() => {});
+        } else {
+          logger.error("debate run failed; will retry", { session: sessionId, error, count });
+          await coordination.markDue(sessionId, Date.now() + retryDelayMs).catch(() => {});
+        }
       } finally {
         clearInterval(heartbeat);
         running.delete(sessionId);

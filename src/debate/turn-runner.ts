@@ -87,7 +87,6 @@ interface RunState {
   limits: SessionLimits;
   participants: SessionParticipant[];
   messages: Message[];
-  providers: Map<number, Provider>;
   personas: Map<number, Personality>;
   systemPrompts: Map<number, string>;
   lastExclusionCause: "timeout" | "other" | null;
@@ -130,22 +129,17 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         .orderBy(asc(sessionParticipants.orderIndex)),
       db.select().from(messages).where(eq(messages.sessionId, sessionId)).orderBy(asc(messages.turnIndex)),
     ]);
-    const providerIds = participantRows
-      .map((row) => row.providerId)
-      .filter((id): id is number => id !== null);
     const personaIds = participantRows
       .map((row) => row.personalityId)
       .filter((id): id is number => id !== null);
-    const [providerRows, personaRows] = await Promise.all([
-      providerIds.length ? db.select().from(providers).where(inArray(providers.id, providerIds)) : [],
-      personaIds.length ? db.select().from(personalities).where(inArray(personalities.id, personaIds)) : [],
-    ]);
+    const personaRows = personaIds.length
+      ? await db.select().from(personalities).where(inArray(personalities.id, personaIds))
+      : [];
     return {
       session,
       limits: session.limits as unknown as SessionLimits,
       participants: participantRows,
       messages: messageRows,
-      providers: new Map(providerRows.map((row) => [row.id, row])),
       personas: new Map(personaRows.map((row) => [row.id, row])),
       systemPrompts: new Map(),
       lastExclusionCause: null,
@@ -466,7 +460,11 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
 
   async function runTurn(state: RunState, speaker: SessionParticipant, signal: AbortSignal): Promise<void> {
     const texts = debateTexts(state.session.language);
-    const provider = speaker.providerId === null ? undefined : state.providers.get(speaker.providerId);
+    // Read each turn: a key, model or price edited in the admin applies from the next turn on.
+    const [provider] =
+      speaker.providerId === null
+        ? []
+        : await db.select().from(providers).where(eq(providers.id, speaker.providerId));
     if (!provider) {
       state.lastExclusionCause = "other";
       const step = await excludeStep(

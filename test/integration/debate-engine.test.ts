@@ -115,4 +115,46 @@ describe("debate engine", () => {
     expect(again.status).toBe("finished");
     expect(again.stopReason).toBe("max_rounds");
   });
+
+  test("a provider edited mid-debate (model, key) is used from its next turn on", async () => {
+    stack.fakeLlm.reset();
+    const [chatGpt] = await stack.db.select().from(providers).where(eq(providers.name, "ChatGPT"));
+    let released: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      released = resolve;
+    });
+    // Hold the first answer until the edit is committed.
+    stack.fakeLlm.setResponder(async (request) => {
+      if (request.index === 0) await gate;
+      return {};
+    });
+    const created = await stack.debate.createSession({ topic: "Edits mid-debate", maxRounds: 2 });
+    const recorder = stack.recordEvents(created.session.id);
+    await stack.debate.startSession(created.session.id);
+    await stack.fakeLlm.waitForRequests(1);
+    await stack.db
+      .update(providers)
+      .set({
+        modelId: "gpt-edited",
+        apiKeyEncrypted: stack.secretBox.encrypt("sk-rotated-key-1234"),
+        updatedAt: new Date(),
+      })
+      .where(eq(providers.id, chatGpt!.id));
+    released();
+    await recorder.waitFor("session-end");
+    recorder.stop();
+    const requests = stack.fakeLlm.requests;
+    expect(requests.map((request) => request.model)).toEqual([
+      "gpt-test",
+      "deepseek-flash",
+      "gpt-edited",
+      "deepseek-flash",
+    ]);
+    expect(requests[2]?.headers.authorization).toBe("Bearer sk-rotated-key-1234");
+    // Put the seed back for the other tests.
+    await stack.db
+      .update(providers)
+      .set({ modelId: chatGpt!.modelId, apiKeyEncrypted: chatGpt!.apiKeyEncrypted, updatedAt: new Date() })
+      .where(eq(providers.id, chatGpt!.id));
+  });
 });
