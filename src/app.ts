@@ -1,9 +1,13 @@
 import { Elysia } from "elysia";
 import { type AuditLogService, createAuditLog } from "./audit/audit-log";
 import { createBot, type TelegramBotDoor } from "./bot/create-bot";
+import { createPersonalityService } from "./catalog/personality-service";
+import { createProviderService } from "./catalog/provider-service";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
+import { deriveCookieSecret } from "./http/admin/admin-auth";
+import { createAdminRoutes } from "./http/admin/admin-routes";
 import { createApiRoutes } from "./http/api/api-routes";
 import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
@@ -114,6 +118,23 @@ export async function startApp(deps: {
         logger,
       }),
     );
+    http.use(
+      createAdminRoutes({
+        db: database.db,
+        debate: engine.debate,
+        events: engine.events,
+        settings,
+        audit,
+        secretBox,
+        admin: config.admin,
+        cookieSecret: deriveCookieSecret(config.secretsKey),
+        logger,
+        settingsDefaults: config.defaults,
+        providers: createProviderService({ db: database.db, audit, secretBox }),
+        personalities: createPersonalityService({ db: database.db, audit }),
+      }),
+    );
+    http.get("/", ({ redirect }) => redirect("/admin"), { detail: { hide: true } });
     if (telegram?.webhookRoutes) http.use(telegram.webhookRoutes);
     http.listen({ port: config.port, hostname: deps.hostname ?? "0.0.0.0" });
     stack.push(async () => {

@@ -14,7 +14,7 @@ export interface AuditEntry {
 }
 
 /** Keys whose values are secrets: they are recorded as changed, never with their value. */
-const SECRET_KEY_PATTERN = /(api_?key|apikey|token|password|secret|authorization|cookie)/i;
+const SECRET_KEY_PATTERN = /(api_?key|apikey|token$|password|secret|authorization|cookie)/i;
 
 /** Replaces every secret-looking field, at any depth, by "[redacted]". */
 export function redactSecrets(value: unknown): unknown {

@@ -74,6 +74,12 @@ describe("the app as a process", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "ok", db: "up", redis: "in-process" });
     expect(existsSync(join(cwd, "data"))).toBe(true);
+    // The admin is served and asks for the printed login.
+    const root = await fetch(url!, { redirect: "manual" });
+    expect(root.headers.get("location")).toBe("/admin");
+    const login = await fetch(`${url}/admin`);
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('name="password"');
     expect(app.output()).toContain("in-process (single instance");
     app.kill("SIGTERM");
     expect(await app.exited).toBe(0);
@@ -110,7 +116,9 @@ describe("the app as a process", () => {
       expect(Date.now() - started).toBeLessThan(5_000);
       // The API and its OpenAPI document are served by the same process.
       expect((await fetch(`${url}/api/providers`)).status).toBe(401);
-      const listed = await fetch(`${url}/api/providers`, { headers: { authorization: "Bearer process-api-token" } });
+      const listed = await fetch(`${url}/api/providers`, {
+        headers: { authorization: "Bearer process-api-token" },
+      });
       expect(listed.status).toBe(200);
       expect((await fetch(`${url}/openapi/json`)).status).toBe(200);
       app.kill("SIGINT");

@@ -1,0 +1,262 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * One session: its facts, totals and the whole transcript. The live part is a fragment of its own
+ * (`SessionLive`) that the page script re-fetches when the debate moves on.
+ */
+import type { Message, SessionParticipant, User } from "../../src/db/schema";
+import type { SessionDetail } from "../../src/debate/debate-service";
+import {
+  describeStopReason,
+  formatDuration,
+  formatInt,
+  formatTime,
+  formatTimeSeconds,
+  formatUsd,
+} from "../components/format";
+import { Markdown } from "../components/markdown";
+import { PostButton, StatusBadge } from "../components/ui";
+import { Layout, type PageContext } from "../layout";
+import { userLabel } from "./sessions";
+
+function MessageCard(props: { message: Message; participant: SessionParticipant | undefined }): JSX.Element {
+  const { message, participant } = props;
+  const kind = message.authorType;
+  const speakerClass =
+    kind === "model"
+      ? `speaker-${(participant?.orderIndex ?? 0) % 4}`
+      : kind === "summary"
+        ? "summary"
+        : "system";
+  const speaker =
+    kind === "summary" ? "Summary of earlier turns" : kind === "system" ? "System" : message.authorName;
+  const hasUsage = message.tokensIn + message.tokensOut > 0;
+  return (
+    <article class={`turn ${speakerClass}`} id={`message-${message.id}`} data-turn={message.turnIndex}>
+      <div class="turn-head">
+        <span class="speaker" safe>
+          {speaker}
+        </span>
+        {kind === "model" && participant?.personaTitle ? (
+          <span class="muted small" safe>
+            {participant.personaTitle}
+          </span>
+        ) : (
+          ""
+        )}
+        <span class="muted small" safe>{`round ${message.round} · turn ${message.turnIndex + 1}`}</span>
+        {message.flagged ? (
+          <span class="badge badge-stopped" safe>
+            {`flagged: ${message.flagged}`}
+          </span>
+        ) : (
+          ""
+        )}
+      </div>
+      {kind === "model" || kind === "summary" ? (
+        <Markdown text={message.content} />
+      ) : (
+        <div class="md">
+          <p safe>{message.content}</p>
+        </div>
+      )}
+      {hasUsage ? (
+        <div class="turn-stats">
+          <span safe>{`tokens in ${formatInt(message.tokensIn)}`}</span>
+          <span safe>{`cached ${formatInt(message.cachedTokens)}`}</span>
+          <span safe>{`out ${formatInt(message.tokensOut)}`}</span>
+          <span safe>{`cost ${formatUsd(message.cost)}`}</span>
+          <span safe>{`latency ${formatDuration(message.latencyMs)}`}</span>
+          {message.estimated ? <span title="The provider reported no usage">estimated</span> : ""}
+          <span class="hide-sm" safe>
+            {formatTimeSeconds(message.createdAt)}
+          </span>
+        </div>
+      ) : (
+        ""
+      )}
+    </article>
+  );
+}
+
+/** The part of the page that changes while the debate runs (re-rendered as a fragment). */
+export function SessionLive(props: {
+  detail: SessionDetail;
+  user?: User | undefined;
+  csrf: string;
+}): JSX.Element {
+  const { session, participants, messages, totals } = props.detail;
+  const byId = new Map(participants.map((participant) => [participant.id, participant]));
+  const open = session.status === "created" || session.status === "running";
+  return (
+    <div class="live-body" data-status={session.status}>
+      <div class="card">
+        <div class="page-head status-head">
+          <div>
+            <StatusBadge status={session.status} />{" "}
+            {session.stopReason ? (
+              <span class="muted small" safe>
+                {describeStopReason(session.stopReason)}
+              </span>
+            ) : (
+              ""
+            )}
+            {session.status === "running" ? <span class="live-indicator"> · live</span> : ""}
+          </div>
+          {open ? (
+            <PostButton
+              action={`/admin/sessions/${session.id}/stop`}
+              csrf={props.csrf}
+              class="danger"
+              confirm="Stop this debate now?"
+            >
+              Force stop
+            </PostButton>
+          ) : (
+            ""
+          )}
+        </div>
+        {session.stopDetail ? (
+          <p class="small" safe>
+            {session.stopDetail}
+          </p>
+        ) : (
+          ""
+        )}
+        <dl class="meta-list">
+          <div>
+            <dt>Rounds</dt>
+            <dd safe>{`${session.currentRound} / ${session.maxRounds}`}</dd>
+          </div>
+          <div>
+            <dt>Tokens in</dt>
+            <dd safe>{formatInt(totals.tokensIn)}</dd>
+          </div>
+          <div>
+            <dt>Cached</dt>
+            <dd safe>{formatInt(totals.cachedTokens)}</dd>
+          </div>
+          <div>
+            <dt>Tokens out</dt>
+            <dd safe>{formatInt(totals.tokensOut)}</dd>
+          </div>
+          <div>
+            <dt>Cost</dt>
+            <dd safe>{formatUsd(totals.cost)}</dd>
+          </div>
+          <div>
+            <dt>Source</dt>
+            <dd safe>{session.source}</dd>
+          </div>
+          <div>
+            <dt>User</dt>
+            <dd safe>{userLabel(props.user)}</dd>
+          </div>
+          <div>
+            <dt>Created</dt>
+            <dd safe>{formatTime(session.createdAt)}</dd>
+          </div>
+          <div>
+            <dt>Started</dt>
+            <dd safe>{formatTime(session.startedAt)}</dd>
+          </div>
+          <div>
+            <dt>Finished</dt>
+            <dd safe>{formatTime(session.finishedAt)}</dd>
+          </div>
+        </dl>
+      </div>
+
+      <div class="card">
+        <h2>Participants</h2>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th class="num">#</th>
+                <th>Model</th>
+                <th>Personality</th>
+                <th>State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {participants.map((participant) => (
+                <tr>
+                  <td class="num">{participant.orderIndex + 1}</td>
+                  <td safe>{participant.displayName}</td>
+                  <td safe>{participant.personaTitle ?? "—"}</td>
+                  <td>
+                    {participant.status === "active" ? (
+                      <span class="badge badge-on">active</span>
+                    ) : (
+                      <span>
+                        <span class="badge badge-off">excluded</span>{" "}
+                        <span class="muted small" safe>
+                          {participant.exclusionReason ?? ""}
+                        </span>
+                      </span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </div>
+
+      <h2>Transcript</h2>
+      <div class="transcript" id="transcript">
+        {messages.length === 0 ? (
+          <p class="card empty">{open ? "Waiting for the first turn…" : "No messages."}</p>
+        ) : (
+          messages.map((message) => (
+            <MessageCard
+              message={message}
+              participant={message.participantId == null ? undefined : byId.get(message.participantId)}
+            />
+          ))
+        )}
+      </div>
+    </div>
+  );
+}
+
+export function SessionDetailPage(props: {
+  context: PageContext;
+  detail: SessionDetail;
+  user?: User | undefined;
+}): JSX.Element {
+  const { session } = props.detail;
+  const open = session.status === "created" || session.status === "running";
+  return (
+    <Layout title="Session" active="sessions" context={props.context}>
+      <div class="page-head">
+        <div>
+          <p class="subtitle">
+            <a href="/admin/sessions">← All sessions</a>
+          </p>
+          <h1 class="session-topic" safe>
+            {session.topic}
+          </h1>
+          <p class="muted small mono" safe>
+            {session.id}
+          </p>
+        </div>
+      </div>
+      <div
+        id="live"
+        data-live-session={open ? session.id : undefined}
+        data-live-url={`/admin/sessions/${session.id}/live`}
+        data-events-url={`/admin/sessions/${session.id}/events`}
+      >
+        <SessionLive detail={props.detail} user={props.user} csrf={props.context.csrf} />
+      </div>
+      <article class="turn draft" id="draft" hidden>
+        <div class="turn-head">
+          <span class="speaker" id="draft-speaker"></span>
+          <span class="muted small">writing…</span>
+        </div>
+        <div class="draft-text" id="draft-text"></div>
+      </article>
+    </Layout>
+  );
+}

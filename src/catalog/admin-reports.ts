@@ -1,0 +1,108 @@
+/**
+ * Read-only reports for the operator: usage per provider, session counts, and the Telegram users
+ * behind sessions. Door-free queries; the admin renders them, the API may reuse them.
+ */
+import { and, count, eq, gte, inArray, isNotNull, sql } from "drizzle-orm";
+import {
+  messages,
+  providers,
+  type SessionStatus,
+  sessionParticipants,
+  sessions,
+  type User,
+  users,
+} from "../db/schema";
+import type { Db } from "../platform/db";
+
+/** Tokens and cost of the LLM calls (turns and summaries) attributed to one provider. */
+export interface ProviderUsage {
+  /** null when the provider was deleted since (the name is the one copied into the session). */
+  providerId: number | null;
+  name: string;
+  calls: number;
+  tokensIn: number;
+  tokensOut: number;
+  cachedTokens: number;
+  /** Decimal string, 8 places. */
+  cost: string;
+}
+
+/** Usage per provider of the messages created since `since` (all time when omitted), most expensive first. */
+export async function usageByProvider(db: Db, options: { since?: Date } = {}): Promise<ProviderUsage[]> {
+  const name = sql<string>`coalesce(${providers.name}, ${sessionParticipants.displayName})`;
+  const rows = await db
+    .select({
+      providerId: sessionParticipants.providerId,
+      name,
+      calls: sql<number>`count(*) filter (where ${messages.tokensIn} + ${messages.tokensOut} > 0)::int`,
+      tokensIn: sql<number>`coalesce(sum(${messages.tokensIn}), 0)::bigint`,
+      tokensOut: sql<number>`coalesce(sum(${messages.tokensOut}), 0)::bigint`,
+      cachedTokens: sql<number>`coalesce(sum(${messages.cachedTokens}), 0)::bigint`,
+      cost: sql<string>`coalesce(sum(${messages.cost}), 0)::numeric(18,8)::text`,
+    })
+    .from(messages)
+    .innerJoin(sessionParticipants, eq(messages.participantId, sessionParticipants.id))
+    .leftJoin(providers, eq(sessionParticipants.providerId, providers.id))
+    .where(
+      and(
+        isNotNull(messages.participantId),
+        options.since ? gte(messages.createdAt, options.since) : undefined,
+      ),
+    )
+    .groupBy(sessionParticipants.providerId, name)
+    .orderBy(sql`sum(${messages.cost}) desc`, name);
+  return rows
+    .map((row) => ({
+      ...row,
+      tokensIn: Number(row.tokensIn),
+      tokensOut: Number(row.tokensOut),
+      cachedTokens: Number(row.cachedTokens),
+    }))
+    .filter((row) => row.calls > 0 || row.tokensIn + row.tokensOut > 0);
+}
+
+/** How many sessions were created since `since`, in total and per status. */
+export async function sessionCounts(
+  db: Db,
+  options: { since?: Date } = {},
+): Promise<{ total: number; byStatus: Partial<Record<SessionStatus, number>> }> {
+  const rows = await db
+    .select({ status: sessions.status, n: count() })
+    .from(sessions)
+    .where(options.since ? gte(sessions.createdAt, options.since) : undefined)
+    .groupBy(sessions.status);
+  const byStatus: Partial<Record<SessionStatus, number>> = {};
+  let total = 0;
+  for (const row of rows) {
+    byStatus[row.status] = row.n;
+    total += row.n;
+  }
+  return { total, byStatus };
+}
+
+/** The users with these ids. */
+export async function usersByIds(db: Db, ids: readonly number[]): Promise<Map<number, User>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await db.select().from(users).where(inArray(users.id, unique));
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/**
+ * Finds a Telegram user by what an operator types: `@name` / `name` (username, any case) or a
+ * numeric Telegram id. Returns null when nobody matches.
+ */
+export async function findUserByHandle(db: Db, handle: string): Promise<User | null> {
+  const text = handle.trim().replace(/^@/, "");
+  if (text === "") return null;
+  if (/^-?\d{1,18}$/.test(text)) {
+    const [row] = await db
+      .select()
+      .from(users)
+      .where(eq(users.telegramId, Number(text)))
+      .limit(1);
+    if (row) return row;
+  }
+  const [row] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${text})`).limit(1);
+  return row ?? null;
+}

@@ -1,0 +1,289 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { desc, eq } from "drizzle-orm";
+import { auditLogs, providers, sessions, users } from "../../src/db/schema";
+import { createAdminTestApp } from "../helpers/admin-app";
+import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
+import { createTestStack, type TestStack } from "../helpers/test-stack";
+
+let stack: TestStack;
+let app: ReturnType<typeof createAdminTestApp>;
+let browser: AdminClient;
+
+beforeAll(async () => {
+  stack = await createTestStack({ settings: { MAX_ROUNDS: 2 } });
+  app = createAdminTestApp(stack, { options: { heartbeatMs: 200 } });
+  browser = new AdminClient((request) => app.handle(request));
+  expect((await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD)).status).toBe(303);
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+async function lastAudit(action: string) {
+  const [row] = await stack.db
+    .select()
+    .from(auditLogs)
+    .where(eq(auditLogs.action, action))
+    .orderBy(desc(auditLogs.id))
+    .limit(1);
+  return row;
+}
+
+async function waitForStatus(sessionId: string, wanted: string[], timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+    if (row && wanted.includes(row.status)) return row;
+    if (Date.now() > deadline) throw new Error(`session ${sessionId} stayed ${row?.status}`);
+    await Bun.sleep(50);
+  }
+}
+
+const sessionIdOf = (location: string | null) =>
+  /\/admin\/sessions\/([0-9a-f-]{36})/.exec(location ?? "")?.[1] ?? "";
+
+/** Reads server-sent events from a streaming response until `until` returns true or time runs out. */
+async function readEvents(response: Response, until: (events: { event: string; data: string }[]) => boolean) {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: { event: string; data: string }[] = [];
+  let buffer = "";
+  let comments = 0;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !until(events)) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let boundary = buffer.indexOf("\n\n");
+    while (boundary >= 0) {
+      const block = buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      if (block.startsWith(":")) comments++;
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event) events.push({ event, data: data ?? "" });
+      boundary = buffer.indexOf("\n\n");
+    }
+  }
+  reader.releaseLock();
+  return { events, comments };
+}
+
+describe("starting a debate from the admin", () => {
+  test("the form validates the topic and the rounds next to the fields", async () => {
+    await browser.get("/admin/sessions");
+    const empty = await browser.post("/admin/sessions", { topic: "   ", max_rounds: "" });
+    expect(empty.status).toBe(422);
+    expect(empty.text).toMatch(/id="field-topic-error">The topic must be 1 to 1000 characters/);
+    const rounds = await browser.post("/admin/sessions", { topic: "Cats or dogs?", max_rounds: "many" });
+    expect(rounds.status).toBe(422);
+    expect(rounds.text).toMatch(/id="field-max_rounds-error">Must be an integer from 1 to 50/);
+    expect(rounds.text).toContain("Cats or dogs?");
+    const tooLong = await browser.post("/admin/sessions", { topic: "x".repeat(1001) });
+    expect(tooLong.status).toBe(422);
+  });
+
+  test("a debate runs to the end and the page shows the whole transcript, safely", async () => {
+    stack.fakeLlm.enqueue(
+      {
+        text: "**Bold claim**: tea wins.\n\n- first point\n- second `point`\n\n<script>alert(1)</script>",
+        cachedTokens: 12,
+      },
+      {
+        text: 'I disagree <img src=x onerror=alert(2)> and [see this](javascript:alert(3)) or [docs](https://example.com/a?b=1&c=2 "t")',
+      },
+    );
+    await browser.get("/admin/sessions");
+    const started = await browser.post("/admin/sessions", { topic: "Tea or <b>coffee</b>?", max_rounds: "" });
+    expect(started.status).toBe(303);
+    const sessionId = sessionIdOf(started.location);
+    expect(started.location).toBe(`/admin/sessions/${sessionId}?notice=session-started`);
+    const audit = await lastAudit("session.start");
+    expect(audit).toMatchObject({ actor: "admin:admin", target: `session:${sessionId}` });
+    expect(audit?.meta).toMatchObject({ max_rounds: 2, participants: ["ChatGPT", "DeepSeek"] });
+
+    const ended = await waitForStatus(sessionId, ["finished"]);
+    expect(ended.source).toBe("admin");
+    const page = await browser.get(`/admin/sessions/${sessionId}`);
+    expect(page.status).toBe(200);
+    // Topic and model text escaped; a tiny Markdown subset rendered.
+    expect(page.text).toContain("Tea or &lt;b&gt;coffee&lt;/b&gt;?");
+    expect(page.text).toContain("<strong>Bold claim</strong>: tea wins.");
+    expect(page.text).toContain("<li>second <code>point</code></li>");
+    expect(page.text).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(page.text).not.toContain("<script>alert");
+    expect(page.text).toContain("I disagree &lt;img src=x onerror=alert(2)&gt;");
+    expect(page.text).not.toContain('href="javascript:');
+    expect(page.text).toContain("[see this](javascript:alert(3))");
+    // Four turns: speaker, round, tokens, cached, cost, latency each; totals; no stop button any more.
+    expect(page.text.match(/<article class="turn speaker-/g)?.length).toBe(4);
+    expect(page.text).toMatch(
+      /<span class="speaker">ChatGPT<\/span><span class="muted small">Optimist<\/span><span class="muted small">round 1 · turn 1<\/span>/,
+    );
+    expect(page.text).toMatch(/<span class="speaker">DeepSeek<\/span>[\s\S]*?round 2 · turn 4/);
+    expect(page.text).toMatch(
+      /tokens in \d+<\/span><span>cached 12<\/span><span>out \d+<\/span><span>cost \$0\.\d+<\/span><span>latency \d+ ms/,
+    );
+    expect(page.text).toMatch(/<dt>Rounds<\/dt><dd>2 \/ 2<\/dd>/);
+    expect(page.text).toMatch(/<dt>Cost<\/dt><dd>\$0\.\d+<\/dd>/);
+    expect(page.text).toContain("round limit reached");
+    expect(page.text).not.toContain("Force stop");
+    expect(page.text).not.toContain("data-live-session=");
+  }, 20000);
+
+  test("without two enabled providers the form explains why nothing started", async () => {
+    const [deepSeek] = await stack.db.select().from(providers).where(eq(providers.name, "DeepSeek"));
+    await stack.db.update(providers).set({ enabled: false }).where(eq(providers.id, deepSeek!.id));
+    try {
+      const page = await browser.get("/admin/sessions");
+      expect(page.text).toContain("Speakers in order: ChatGPT.");
+      const answer = await browser.post("/admin/sessions", { topic: "Alone?" });
+      expect(answer.status).toBe(422);
+      expect(answer.text).toContain("A debate needs at least two enabled providers");
+    } finally {
+      await stack.db.update(providers).set({ enabled: true }).where(eq(providers.id, deepSeek!.id));
+    }
+  });
+});
+
+describe("live view and force stop", () => {
+  test("events stream while a debate runs; force stop ends it at once and is audited", async () => {
+    // Distinct default answers, streamed slowly: a turn takes a few seconds.
+    stack.fakeLlm.setResponder(() => ({ chunkDelayMs: 300 }));
+    try {
+      await browser.get("/admin/sessions");
+      const started = await browser.post("/admin/sessions", { topic: "Slow debate", max_rounds: "5" });
+      const sessionId = sessionIdOf(started.location);
+      const page = await browser.get(`/admin/sessions/${sessionId}`);
+      expect(page.text).toContain(`data-live-session="${sessionId}"`);
+      expect(page.text).toContain("Force stop");
+
+      const cookie = `rt_admin_session=${browser.cookies.get("rt_admin_session")}`;
+      const stream = await app.handle(
+        new Request(`http://admin.test/admin/sessions/${sessionId}/events`, { headers: { cookie } }),
+      );
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+      // The test engine publishes no deltas (deltaIntervalMs 0): turn starts and ends are what flows.
+      // The first turn may have started before the stream opened: wait for an end and the next start.
+      const live = await readEvents(
+        stream,
+        (events) =>
+          events.some((event) => event.event === "refresh") &&
+          events.some((event) => event.event === "turn-start"),
+      );
+      const names = live.events.map((event) => event.event);
+      expect(names).toContain("turn-start");
+      expect(names).toContain("refresh");
+      const turnStart = live.events.find((event) => event.event === "turn-start")!;
+      expect(JSON.parse(turnStart.data)).toMatchObject({ name: expect.any(String), round: 1 });
+
+      // The fragment the page script fetches: no doctype, the current state.
+      const fragment = await browser.get(`/admin/sessions/${sessionId}/live`);
+      expect(fragment.status).toBe(200);
+      expect(fragment.text.startsWith('<div class="live-body" data-status="running">')).toBe(true);
+
+      await browser.get(`/admin/sessions/${sessionId}`);
+      const stop = await browser.post(`/admin/sessions/${sessionId}/stop`);
+      expect(stop.status).toBe(303);
+      expect(stop.location).toBe(`/admin/sessions/${sessionId}?notice=session-stopped`);
+      const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+      expect(row).toMatchObject({ status: "stopped", stopReason: "admin" });
+      const audit = await lastAudit("session.stop");
+      expect(audit).toMatchObject({ actor: "admin:admin", target: `session:${sessionId}` });
+
+      const rest = await readEvents(stream, () => false);
+      expect([...names, ...rest.events.map((event) => event.event)]).toContain("end");
+
+      const after = await browser.get(stop.location!);
+      expect(after.text).toContain("Debate stopped.");
+      expect(after.text).toContain("stopped by an admin");
+      expect(after.text).not.toContain("Force stop");
+      // Stopping again changes nothing and is not audited twice.
+      const again = await browser.post(`/admin/sessions/${sessionId}/stop`);
+      expect(again.location).toBe(`/admin/sessions/${sessionId}?notice=session-ended`);
+      expect((await lastAudit("session.stop"))?.id).toBe(audit!.id);
+    } finally {
+      stack.fakeLlm.setResponder(() => ({}));
+    }
+  }, 30000);
+
+  test("the event stream of an ended session says so and closes; keep-alives flow while open", async () => {
+    const [ended] = await stack.db.select().from(sessions).where(eq(sessions.status, "finished")).limit(1);
+    const cookie = `rt_admin_session=${browser.cookies.get("rt_admin_session")}`;
+    const response = await app.handle(
+      new Request(`http://admin.test/admin/sessions/${ended!.id}/events`, { headers: { cookie } }),
+    );
+    const { events } = await readEvents(response, (list) => list.some((event) => event.event === "end"));
+    expect(events.map((event) => event.event)).toContain("end");
+
+    const created = await stack.debate.createSession({ topic: "Not started yet" });
+    const open = await app.handle(
+      new Request(`http://admin.test/admin/sessions/${created.session.id}/events`, { headers: { cookie } }),
+    );
+    const reading = readEvents(open, () => false);
+    await Bun.sleep(700);
+    await stack.debate.stopSession(created.session.id, "admin");
+    const result = await reading;
+    expect(result.comments).toBeGreaterThanOrEqual(2);
+    expect(result.events.map((event) => event.event)).toContain("end");
+  }, 20000);
+});
+
+describe("sessions list", () => {
+  test("shows status, topic, user, rounds, tokens and cost; filters by status and user; pages", async () => {
+    const [alice] = await stack.db
+      .insert(users)
+      .values({ telegramId: 424242, username: "alice_tg", languageCode: "en" })
+      .returning();
+    const [bob] = await stack.db.insert(users).values({ telegramId: 777, username: null }).returning();
+    for (let index = 0; index < 22; index++) {
+      await stack.debate.createSession({
+        topic: `Queued topic ${index} <i>x</i>`,
+        userId: index % 2 === 0 ? alice!.id : bob!.id,
+        chatId: 10_000 + index,
+        source: "telegram",
+      });
+    }
+    const first = await browser.get("/admin/sessions");
+    expect(first.status).toBe(200);
+    expect(first.text).toMatch(/Showing 1–20 of \d+/);
+    expect(first.text).toContain("Queued topic 21 &lt;i&gt;x&lt;/i&gt;");
+    expect(first.text).toContain("@alice_tg");
+    expect(first.text).toContain("tg:777");
+    expect(first.text).toContain('class="badge badge-created"');
+    const second = await browser.get("/admin/sessions?page=2");
+    expect(second.text).toMatch(/Showing 21–\d+ of \d+/);
+
+    const byStatus = await browser.get("/admin/sessions?status=finished");
+    expect(byStatus.text).toContain("Tea or &lt;b&gt;coffee&lt;/b&gt;?");
+    expect(byStatus.text).not.toContain("Queued topic");
+    expect(byStatus.text).toMatch(/<td class="num">2\/2<\/td>/);
+    expect(byStatus.text).toMatch(/<td class="num">\$0\.\d+<\/td>/);
+
+    const byUser = await browser.get("/admin/sessions?user=%40alice_tg");
+    expect(byUser.text).toContain("Showing 1–11 of 11");
+    expect(byUser.text).not.toContain("tg:777");
+    const byTelegramId = await browser.get("/admin/sessions?user=777");
+    expect(byTelegramId.text).toContain("Showing 1–11 of 11");
+    const nobody = await browser.get("/admin/sessions?user=nobody_here");
+    expect(nobody.text).toContain("No such user.");
+    expect(nobody.text).toContain("No sessions match.");
+    const combined = await browser.get("/admin/sessions?user=alice_tg&status=running");
+    expect(combined.text).toContain("No sessions match.");
+  }, 20000);
+});
+
+describe("dashboard", () => {
+  test("shows running debates, today's count and usage by provider", async () => {
+    const page = await browser.get("/admin");
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/id="stat-running">0</);
+    const todayCount = Number(/id="stat-today">(\d+)</.exec(page.text)?.[1]);
+    expect(todayCount).toBeGreaterThanOrEqual(24);
+    expect(page.text).toContain("Usage by provider today");
+    expect(page.text).toMatch(/<td>ChatGPT<\/td><td class="num">\d+<\/td>/);
+    expect(page.text).toMatch(/<td>DeepSeek<\/td><td class="num">\d+<\/td>/);
+    expect(page.text).toContain("Nothing is running.");
+  });
+});
