@@ -106,29 +106,22 @@ export async function startApp(deps: {
         coordinationKind: coordination.kind,
       }),
     );
-    http.use(createOpenApiPlugin()).use(
-      createApiRoutes({
-        db: database.db,
-        debate: engine.debate,
-        events: engine.events,
-        settings,
-        audit,
-        secretBox,
-        apiToken: config.apiToken,
-        logger,
-      }),
-    );
+    // What both operator doors (API and admin) share: the same services over the same core.
+    const doorDeps = {
+      db: database.db,
+      debate: engine.debate,
+      events: engine.events,
+      settings,
+      audit,
+      secretBox,
+      logger,
+    };
+    http.use(createOpenApiPlugin()).use(createApiRoutes({ ...doorDeps, apiToken: config.apiToken }));
     http.use(
       createAdminRoutes({
-        db: database.db,
-        debate: engine.debate,
-        events: engine.events,
-        settings,
-        audit,
-        secretBox,
+        ...doorDeps,
         admin: config.admin,
         cookieSecret: deriveCookieSecret(config.secretsKey),
-        logger,
         settingsDefaults: config.defaults,
         providers: createProviderService({ db: database.db, audit, secretBox }),
         personalities: createPersonalityService({ db: database.db, audit }),

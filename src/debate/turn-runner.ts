@@ -63,6 +63,19 @@ interface Step {
   end?: { status: Exclude<SessionStatus, "created" | "running">; reason: StopReason; detail?: string | null };
 }
 
+/** The columns every LLM call fills in its message row: the text and its accounting. */
+function accounted(result: ChatResult) {
+  return {
+    content: storableText(result.text),
+    tokensIn: result.usage.input,
+    tokensOut: result.usage.output,
+    cachedTokens: result.usage.cachedInput,
+    cost: result.costUsd,
+    latencyMs: result.latencyMs,
+    estimated: result.usage.estimated,
+  };
+}
+
 /** The session changed under us (stopped, or another holder wrote this turn): stop quietly. */
 class SessionMovedOn extends Error {}
 
@@ -356,13 +369,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
               authorType: "summary",
               authorName: "Summary",
               participantId: speaker.id,
-              content: storableText(result.text),
-              tokensIn: result.usage.input,
-              tokensOut: result.usage.output,
-              cachedTokens: result.usage.cachedInput,
-              cost: result.costUsd,
-              latencyMs: result.latencyMs,
-              estimated: result.usage.estimated,
+              ...accounted(result),
               summaryUntil: plan.summarize.at(-1)!.turnIndex,
               deliveryStatus: "skipped",
             },
@@ -588,13 +595,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       authorType: "model",
       authorName: speaker.displayName,
       participantId: speaker.id,
-      content: storableText(result.text),
-      tokensIn: result.usage.input,
-      tokensOut: result.usage.output,
-      cachedTokens: result.usage.cachedInput,
-      cost: result.costUsd,
-      latencyMs: result.latencyMs,
-      estimated: result.usage.estimated,
+      ...accounted(result),
       flagged: verdict === "ok" ? null : verdict,
       deliveryStatus: verdict === "ok" ? "pending" : "skipped",
     };
