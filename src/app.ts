@@ -68,10 +68,21 @@ export async function startApp(deps: {
     for (const close of stack.reverse()) await close().catch(() => {});
   };
   try {
+    // Say which store is missing in words an operator can act on (never echoing the URL: it may hold a password).
+    if (database.kind === "postgres" && !(await database.ping(10_000))) {
+      throw new Error(
+        "Cannot reach Postgres at DATABASE_URL (or POSTGRES_*): check that it runs and accepts connections, or leave both empty for the embedded database",
+      );
+    }
     await database.migrate();
     await seedDatabase({ db: database.db, config, secretBox, logger });
     const coordination = await openCoordination(config, logger);
     stack.push(() => coordination.close());
+    if (!(await coordination.ping())) {
+      throw new Error(
+        "Cannot reach Redis at REDIS_URL: check that it runs, or leave REDIS_URL empty for in-process coordination (one instance)",
+      );
+    }
     logger.info("storage ready", {
       database: database.kind === "postgres" ? "postgres" : `embedded pglite (${config.dataDir})`,
       coordination:

@@ -148,4 +148,29 @@ describe("the app as a process", () => {
     expect(badKey.output()).toContain("Configuration error: SECRETS_KEY");
     expect(badKey.output()).not.toContain("hunter2");
   });
+
+  test("an unreachable Postgres or Redis stops the start with a message naming the variable, not its value", async () => {
+    const noRedis = spawnApp({
+      env: {
+        SECRETS_KEY: testSecretsKey,
+        PORT: "0",
+        NODE_ENV: "production",
+        REDIS_URL: "redis://:hunter2@127.0.0.1:6390/0",
+      },
+    });
+    expect(await noRedis.exited).toBe(1);
+    expect(noRedis.output()).toContain("Start failed: Cannot reach Redis at REDIS_URL");
+    expect(noRedis.output()).not.toContain("hunter2");
+    const noPostgres = spawnApp({
+      env: {
+        SECRETS_KEY: testSecretsKey,
+        PORT: "0",
+        NODE_ENV: "production",
+        DATABASE_URL: "postgres://root:hunter2@127.0.0.1:5499/none",
+      },
+    });
+    expect(await noPostgres.exited).toBe(1);
+    expect(noPostgres.output()).toContain("Start failed: Cannot reach Postgres at DATABASE_URL");
+    expect(noPostgres.output()).not.toContain("hunter2");
+  });
 });
