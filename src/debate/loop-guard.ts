@@ -20,14 +20,18 @@ function shingles(words: string[], size: number): Set<string> {
   return result;
 }
 
-/** Jaccard similarity of word 3-shingles, 0..1. */
-export function similarity(a: string, b: string): number {
-  const left = shingles(normalizeForComparison(a), 3);
-  const right = shingles(normalizeForComparison(b), 3);
+const shinglesOf = (text: string) => shingles(normalizeForComparison(text), 3);
+
+function jaccard(left: Set<string>, right: Set<string>): number {
   if (left.size === 0 || right.size === 0) return 0;
   let shared = 0;
   for (const item of left) if (right.has(item)) shared++;
   return shared / (left.size + right.size - shared);
+}
+
+/** Jaccard similarity of word 3-shingles, 0..1. */
+export function similarity(a: string, b: string): number {
+  return jaccard(shinglesOf(a), shinglesOf(b));
 }
 
 export type LoopVerdict = "ok" | "empty" | "repeat";
@@ -37,8 +41,10 @@ export const REPEAT_SIMILARITY = 0.8;
 
 /** Judges an answer against the recent turns (anyone's). */
 export function judgeAnswer(text: string, recentTurns: readonly string[]): LoopVerdict {
-  if (normalizeForComparison(text).length === 0) return "empty";
-  for (const previous of recentTurns) if (similarity(text, previous) >= REPEAT_SIMILARITY) return "repeat";
+  const answer = shinglesOf(text);
+  if (answer.size === 0) return "empty";
+  for (const previous of recentTurns)
+    if (jaccard(answer, shinglesOf(previous)) >= REPEAT_SIMILARITY) return "repeat";
   return "ok";
 }
 

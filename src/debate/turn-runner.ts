@@ -484,7 +484,8 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     }
     const model = modelFor(provider);
     const turnIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
-    await publish({
+    // Not awaited: events go out in order on one connection, and the LLM call need not wait for Redis.
+    void publish({
       type: "turn-start",
       sessionId: state.session.id,
       round: state.session.currentRound,
@@ -501,7 +502,8 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     try {
       const prompt = await preparePrompt(state, speaker, model, provider, turnSignal, turnDeadline);
       let streamed = "";
-      let lastDeltaAt = 0;
+      // The first delta waits one interval too: short answers go out whole with turn-end.
+      let lastDeltaAt = now();
       result = await model.complete({
         messages: prompt,
         signal: turnSignal,
@@ -614,7 +616,11 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     }
     const step = advance(state, speaker, {
       messages: [modelMessage],
-      participants: [{ id: speaker.id, set: { loopStrikes: strikes, consecutiveTimeouts: 0 } }],
+      // Nothing to write for the participant on an ordinary good turn: one round trip fewer.
+      participants:
+        strikes === speaker.loopStrikes && speaker.consecutiveTimeouts === 0
+          ? []
+          : [{ id: speaker.id, set: { loopStrikes: strikes, consecutiveTimeouts: 0 } }],
     });
     return commitAndAnnounce(state, step, speaker);
   }

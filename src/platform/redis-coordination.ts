@@ -101,6 +101,9 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
     lazyConnect: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
+    // Commands issued in the same tick (hundreds of debates publishing) share one socket write;
+    // order is kept. Measured: ~3x less CPU per command under load (bench/).
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: timeoutMs,
     connectTimeout: timeoutMs,
