@@ -463,7 +463,6 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       const key = `${event.sessionId}:${event.turnIndex}`;
       if (event.type === "turn-start") {
         turnStarts.set(key, calledAt);
-        llmCalls.set(event.sessionId, []);
         if (!firstTurnStart.has(event.sessionId)) firstTurnStart.set(event.sessionId, calledAt);
         const previous = lastTurnEnd.get(event.sessionId);
         if (previous !== undefined) betweenTurns.push(calledAt - previous);
@@ -482,6 +481,9 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
             ),
           });
         }
+        // Calls belong to the turn that ends next: the engine does not wait for its own turn-start
+        // event, so a call may begin before that event reaches us.
+        llmCalls.set(event.sessionId, []);
         lastTurnEnd.set(event.sessionId, doneAt);
       }
     };
@@ -633,6 +635,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
         );
         created.forEach((detail, i) => {
           sessionByNumber.set(first + offset + i, detail.session.id);
+          llmCalls.set(detail.session.id, []);
           ids.push(detail.session.id);
         });
       }
