@@ -31,6 +31,11 @@ export function Notice({ notice }: { notice?: NoticeData | null }): JSX.Element 
   );
 }
 
+/** The error of a whole form (not of one field), if any. */
+export function FormError({ message }: { message?: string | undefined }): JSX.Element {
+  return <Notice notice={message ? { kind: "error", text: message } : null} />;
+}
+
 export function CsrfInput({ token }: { token: string }): JSX.Element {
   return <input type="hidden" name="_csrf" value={attr(token)} />;
 }

@@ -3,7 +3,15 @@
 import type { PersonalityView } from "../../src/catalog/personality-service";
 import type { ProviderView } from "../../src/catalog/provider-service";
 import { truncate } from "../components/format";
-import { CsrfInput, type FieldErrors, PostButton, SelectField, TextArea, TextField } from "../components/ui";
+import {
+  CsrfInput,
+  type FieldErrors,
+  FormError,
+  PostButton,
+  SelectField,
+  TextArea,
+  TextField,
+} from "../components/ui";
 import { Layout, type PageContext } from "../layout";
 
 export function PersonalitiesPage(props: {
@@ -151,13 +159,7 @@ export function PersonalityFormPage(props: {
           </p>
         </div>
       </div>
-      {errors._form ? (
-        <div class="notice notice-error" role="alert" safe>
-          {errors._form}
-        </div>
-      ) : (
-        ""
-      )}
+      <FormError message={errors._form} />
       <form
         class="card stack"
         method="post"

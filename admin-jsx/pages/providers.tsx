@@ -7,6 +7,7 @@ import {
   CsrfInput,
   EnabledBadge,
   type FieldErrors,
+  FormError,
   PostButton,
   SelectField,
   TextArea,
@@ -211,13 +212,7 @@ export function ProviderFormPage(props: {
           </p>
         </div>
       </div>
-      {errors._form ? (
-        <div class="notice notice-error" role="alert" safe>
-          {errors._form}
-        </div>
-      ) : (
-        ""
-      )}
+      <FormError message={errors._form} />
       <form class="card stack" method="post" action={action} novalidate>
         <CsrfInput token={context.csrf} />
         <div class="form-row">

@@ -6,6 +6,7 @@ import { describeStopReason, formatInt, formatTime, formatUsd, truncate } from "
 import {
   CsrfInput,
   type FieldErrors,
+  FormError,
   Pager,
   SelectField,
   StatusBadge,
@@ -66,13 +67,7 @@ export function SessionsPage(props: {
         <h2 id="start-debate">Start a debate</h2>
         <form class="stack" method="post" action="/admin/sessions" novalidate>
           <CsrfInput token={context.csrf} />
-          {props.start.errors._form ? (
-            <div class="notice notice-error" role="alert" safe>
-              {props.start.errors._form}
-            </div>
-          ) : (
-            ""
-          )}
+          <FormError message={props.start.errors._form} />
           <TextArea
             name="topic"
             label="Topic"
