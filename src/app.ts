@@ -149,8 +149,12 @@ export async function startApp(deps: {
     logger.info("http listening", { url });
     if (telegram) {
       // After the HTTP server: in webhook mode Telegram may post the first update right away.
-      await telegram.start();
-      stack.push(() => telegram.stop());
+      // In the background with backoff: a Telegram outage must not take the admin and API down.
+      const starting = startWithRetry(() => telegram.start(), logger);
+      stack.push(async () => {
+        starting.cancel();
+        if (await starting.done) await telegram.stop();
+      });
     }
 
     let stopped = false;
@@ -175,4 +179,36 @@ export async function startApp(deps: {
     await unwind();
     throw error;
   }
+}
+
+/** Retries `start` with a capped exponential backoff until it succeeds (`done` → true) or is cancelled. */
+function startWithRetry(start: () => Promise<void>, logger: Logger) {
+  let cancelled = false;
+  let pause: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
+  const done = (async () => {
+    for (let attempt = 1; !cancelled; attempt++) {
+      try {
+        await start();
+        return true;
+      } catch (error) {
+        if (cancelled) break;
+        const delayMs = Math.min(60_000, 1_000 * 2 ** (attempt - 1));
+        logger.warn("telegram bot could not start; retrying", { attempt, retry_in_ms: delayMs, error });
+        await new Promise<void>((resolve) => {
+          pause = { timer: setTimeout(resolve, delayMs), resolve };
+        });
+      }
+    }
+    return false;
+  })();
+  return {
+    done,
+    cancel() {
+      cancelled = true;
+      if (pause) {
+        clearTimeout(pause.timer);
+        pause.resolve();
+      }
+    },
+  };
 }

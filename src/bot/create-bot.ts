@@ -204,6 +204,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     webhookRoutes,
     async start() {
       await setCommands();
+      // start() may be retried after a failure further down: never subscribe twice.
+      unsubscribe?.();
       unsubscribe = startLiveDelivery({
         bot,
         db: deps.db,

@@ -171,3 +171,21 @@ describe("the product end to end (webhook mode)", () => {
     expect(await app.exited).toBe(0);
   }, 60_000);
 });
+
+describe("the product when Telegram is unreachable at start", () => {
+  test("admin and API stay up, the bot retries and then serves", async () => {
+    telegram.failNext("setMyCommands", { error_code: 502, description: "Bad Gateway" }, 2);
+    const { app, url } = await startProduct();
+    await app.waitFor(/"msg":"telegram bot could not start; retrying"/);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(app.output()).not.toContain(telegram.token);
+    await app.waitFor(/"msg":"telegram bot started"/, 20_000);
+    await telegram.waitForPoll();
+    const retryChat = { id: 6161, type: "private" as const };
+    telegram.sendText(retryChat, "/start", { id: 6161, first_name: "Cy", language_code: "ru" });
+    const greeting = await telegram.waitForSent((message) => message.chat_id === retryChat.id);
+    expect(greeting.text).toStartWith("Привет");
+    app.kill("SIGTERM");
+    expect(await app.exited).toBe(0);
+  }, 60_000);
+});
