@@ -1,4 +1,4 @@
-import { startApp } from "./app";
+import { type RunningApp, startApp } from "./app";
 import { ConfigError, createConfig } from "./config";
 import { ensureFirstRunEnv } from "./platform/first-run";
 import { createLogger } from "./platform/logger";
@@ -19,25 +19,17 @@ async function main(): Promise<void> {
     );
   }
   const logger = createLogger({ level: config.logLevel });
-  const app = await startApp({ config, logger });
 
-  if (firstRun.created) {
-    // One-time banner for the person who just ran `bun run start` on a bare machine.
-    process.stdout.write(
-      `\nRound Table AI is running. A new .env was written with generated secrets.\n` +
-        `  Admin:    ${app.url}/admin\n` +
-        `  Login:    ${config.admin.username} / ${config.admin.password}\n` +
-        `  API:      Authorization: Bearer <API_TOKEN from .env>\n\n`,
-    );
-  }
-
+  // Handlers first: a signal during start-up (migrations, a slow first PGlite boot) must end the
+  // process cleanly too. Until the app is up there is nothing to stop but the process itself.
+  let app: RunningApp | null = null;
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    logger.info("shutting down", { signal });
+    logger.info("shutting down", { signal, during_start: app === null });
     try {
-      await app.stop();
+      await app?.stop();
       logger.info("stopped");
       process.exit(0);
     } catch (error) {
@@ -47,6 +39,18 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+  const started = await startApp({ config, logger });
+  app = started;
+  if (firstRun.created) {
+    // One-time banner for the person who just ran `bun run start` on a bare machine.
+    process.stdout.write(
+      `\nRound Table AI is running. A new .env was written with generated secrets.\n` +
+        `  Admin:    ${started.url}/admin\n` +
+        `  Login:    ${config.admin.username} / ${config.admin.password}\n` +
+        `  API:      Authorization: Bearer <API_TOKEN from .env>\n\n`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {
