@@ -13,7 +13,7 @@ seed:       ## seed providers and personalities (idempotent)
 	bun run seed
 
 test:
-	bun test
+	bun run test
 
 lint:
 	bunx biome check .
