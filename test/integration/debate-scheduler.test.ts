@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createModelFactory } from "../../src/debate/model-factory";
@@ -10,7 +10,6 @@ import { createTestDatabase, type TestDatabase, testRedisUrl } from "../helpers/
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 // bunfig's [test] timeout is not honoured by this Bun: set the per-file default here (loaded CI machines).
-setDefaultTimeout(15_000);
 
 const workerScript = fileURLToPath(new URL("../helpers/engine-worker.ts", import.meta.url));
 

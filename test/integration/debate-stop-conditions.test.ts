@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { modelTurns, setLimits, startDebate, waitUntil } from "../helpers/debate-test-utils";
 import type { FakeReply } from "../helpers/fake-openai-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 // bunfig's [test] timeout is not honoured by this Bun: set the per-file default here (loaded CI machines).
-setDefaultTimeout(15_000);
 
 let stack: TestStack;
 
