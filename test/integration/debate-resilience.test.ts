@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { addCostUsd, computeCostUsd, ZERO_COST_USD } from "../../src/llm/pricing";
 import { queryRows } from "../../src/platform/db";
@@ -12,9 +12,6 @@ import {
 } from "../helpers/debate-test-utils";
 import { defaultReplyText, type FakeReply, type FakeRequestRecord } from "../helpers/fake-openai-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
-
-// bunfig's [test] timeout is not honoured by this Bun: set the per-file default here (loaded CI machines).
-setDefaultTimeout(15_000);
 
 let stack: TestStack;
 

@@ -9,8 +9,6 @@ import { spawnApp } from "../helpers/spawn-app";
 import { createTestDatabase, type TestDatabase, testRedisUrl } from "../helpers/test-db";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
-// bunfig's [test] timeout is not honoured by this Bun: set the per-file default here (loaded CI machines).
-
 const workerScript = fileURLToPath(new URL("../helpers/engine-worker.ts", import.meta.url));
 
 /** A finished debate of `rounds` rounds: contiguous turns, A→B alternation, one turn per speaker per round. */

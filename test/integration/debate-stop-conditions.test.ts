@@ -3,8 +3,6 @@ import { modelTurns, setLimits, startDebate, waitUntil } from "../helpers/debate
 import type { FakeReply } from "../helpers/fake-openai-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
-// bunfig's [test] timeout is not honoured by this Bun: set the per-file default here (loaded CI machines).
-
 let stack: TestStack;
 
 beforeAll(async () => {
