@@ -1,5 +1,7 @@
+import { desc, eq } from "drizzle-orm";
 import { createAuditLog } from "../../src/audit/audit-log";
 import type { Config } from "../../src/config";
+import { type AuditLog, auditLogs } from "../../src/db/schema";
 import { seedDatabase } from "../../src/db/seed";
 import { createDebateEngine, type DebateEngine } from "../../src/debate/debate-engine";
 import type { DebateEvent } from "../../src/debate/debate-events";
@@ -33,6 +35,8 @@ export interface TestStack {
   fakeLlm: FakeOpenAiServer;
   /** Events of one session as they arrive; subscribe before starting the session. */
   recordEvents(sessionId: string): EventRecorder;
+  /** The newest audit entry with this action, if any. */
+  lastAudit(action: string): Promise<AuditLog | undefined>;
   stop(): Promise<void>;
 }
 
@@ -116,6 +120,15 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     logger,
     logLines,
     fakeLlm,
+    async lastAudit(action) {
+      const [row] = await db
+        .select()
+        .from(auditLogs)
+        .where(eq(auditLogs.action, action))
+        .orderBy(desc(auditLogs.id))
+        .limit(1);
+      return row;
+    },
     recordEvents(sessionId) {
       const recorder = recordEvents(engine.events, sessionId);
       recorders.add(recorder);

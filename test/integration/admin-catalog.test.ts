@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, desc, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { auditLogs, personalities, providers } from "../../src/db/schema";
 import { createAdminTestApp } from "../helpers/admin-app";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
@@ -25,16 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack.stop();
 });
-
-async function lastAudit(action: string) {
-  const [row] = await stack.db
-    .select()
-    .from(auditLogs)
-    .where(eq(auditLogs.action, action))
-    .orderBy(desc(auditLogs.id))
-    .limit(1);
-  return row;
-}
 
 async function providerByName(name: string) {
   const [row] = await stack.db.select().from(providers).where(eq(providers.name, name));
@@ -208,7 +198,7 @@ describe("providers", () => {
       extra: { top_p: 0.9 },
     });
     expect(stack.secretBox.decrypt(row!.apiKeyEncrypted!)).toBe(KEYS.created);
-    const audit = await lastAudit("provider.create");
+    const audit = await stack.lastAudit("provider.create");
     expect(audit).toMatchObject({ actor: "admin:admin", target: `provider:${row!.id}` });
     expectNoSecrets(JSON.stringify(audit));
     expect(JSON.stringify(audit)).not.toContain(row!.apiKeyEncrypted!);
@@ -235,14 +225,14 @@ describe("providers", () => {
     expect(stored.modelId).toBe("llama-2");
     expect(stored.params.temperature).toBeUndefined();
     expect(stack.secretBox.decrypt(stored.apiKeyEncrypted!)).toBe(KEYS.created);
-    const update = await lastAudit("provider.update");
+    const update = await stack.lastAudit("provider.update");
     expect(update?.meta).toMatchObject({ changed: ["model_id", "params"] });
 
     const rotate = await browser.post(`/admin/providers/${row.id}`, providerForm({ api_key: KEYS.rotated }));
     expect(rotate.status).toBe(303);
     stored = (await providerByName("Local Llama"))!;
     expect(stack.secretBox.decrypt(stored.apiKeyEncrypted!)).toBe(KEYS.rotated);
-    const rotated = await lastAudit("provider.update");
+    const rotated = await stack.lastAudit("provider.update");
     expect(rotated?.meta).toMatchObject({ key_changed: true });
     expectNoSecrets(JSON.stringify(rotated));
 
@@ -287,7 +277,7 @@ describe("providers", () => {
     expect(
       (await browser.post(`/admin/providers/${deepSeek.id}`, { ...form, model_id: "deepseek-next" })).status,
     ).toBe(303);
-    expect((await lastAudit("provider.update"))?.meta).toMatchObject({ changed: ["model_id"] });
+    expect((await stack.lastAudit("provider.update"))?.meta).toMatchObject({ changed: ["model_id"] });
     await browser.post(`/admin/providers/${deepSeek.id}`, form);
     expect((await providerByName("DeepSeek"))!.modelId).toBe(deepSeek.modelId);
   });
@@ -321,7 +311,7 @@ describe("providers", () => {
     await browser.post(`/admin/providers/${llama.id}/move`, { direction: "down" });
     await browser.post(`/admin/providers/${llama.id}/move`, { direction: "down" });
     expect(await order()).toEqual(["ChatGPT", "DeepSeek", "Local Llama"]);
-    expect((await lastAudit("provider.reorder"))?.actor).toBe("admin:admin");
+    expect((await stack.lastAudit("provider.reorder"))?.actor).toBe("admin:admin");
 
     const disable = await browser.post(`/admin/providers/${llama.id}/toggle`, { enabled: "0" });
     expect(disable.location).toBe("/admin/providers?notice=provider-disabled");
@@ -354,7 +344,7 @@ describe("providers", () => {
     const answer = await browser.post(`/admin/providers/${llama.id}/delete`);
     expect(answer.location).toBe("/admin/providers?notice=provider-deleted");
     expect(await providerByName("Local Llama")).toBeUndefined();
-    expect((await lastAudit("provider.delete"))?.target).toBe(`provider:${llama.id}`);
+    expect((await stack.lastAudit("provider.delete"))?.target).toBe(`provider:${llama.id}`);
     expect((await browser.post(`/admin/providers/${llama.id}/delete`)).status).toBe(404);
   });
 });
@@ -377,7 +367,7 @@ describe("personalities", () => {
     expect(created.status).toBe(303);
     const [row] = await stack.db.select().from(personalities).where(eq(personalities.title, hostileTitle));
     expect(row).toBeDefined();
-    expect((await lastAudit("personality.create"))?.target).toBe(`personality:${row!.id}`);
+    expect((await stack.lastAudit("personality.create"))?.target).toBe(`personality:${row!.id}`);
 
     const list = await browser.get("/admin/personalities");
     expect(list.text).not.toContain(hostileTitle);
@@ -411,7 +401,7 @@ describe("personalities", () => {
       style: "",
     });
     expect(saved.location).toBe("/admin/personalities?notice=personality-saved");
-    expect((await lastAudit("personality.update"))?.meta).toMatchObject({
+    expect((await stack.lastAudit("personality.update"))?.meta).toMatchObject({
       changed: ["title", "instructions", "style"],
     });
 
@@ -436,7 +426,7 @@ describe("personalities", () => {
     const removed = await browser.post(`/admin/personalities/${row!.id}/delete`);
     expect(removed.location).toBe("/admin/personalities?notice=personality-deleted");
     expect((await providerByName("ChatGPT"))!.defaultPersonalityId).toBeNull();
-    expect((await lastAudit("personality.delete"))?.actor).toBe("admin:admin");
+    expect((await stack.lastAudit("personality.delete"))?.actor).toBe("admin:admin");
   });
 });
 
@@ -476,7 +466,7 @@ describe("settings", () => {
     const saved = await stack.settings.getAll();
     expect(saved.MAX_ROUNDS).toBe(3);
     expect(saved.PAYMENT_URL).toBe("https://pay.example.com/thanks?from=admin&x=1");
-    const audit = await lastAudit("settings.update");
+    const audit = await stack.lastAudit("settings.update");
     expect(audit).toMatchObject({ actor: "admin:admin" });
     expect(Object.keys((audit!.meta as { changes: Record<string, string> }).changes).sort()).toEqual([
       "MAX_ROUNDS",

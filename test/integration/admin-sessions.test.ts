@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { desc, eq } from "drizzle-orm";
-import { auditLogs, providers, sessions, users } from "../../src/db/schema";
+import { eq } from "drizzle-orm";
+import { providers, sessions, users } from "../../src/db/schema";
 import { createAdminTestApp } from "../helpers/admin-app";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
@@ -18,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack.stop();
 });
-
-async function lastAudit(action: string) {
-  const [row] = await stack.db
-    .select()
-    .from(auditLogs)
-    .where(eq(auditLogs.action, action))
-    .orderBy(desc(auditLogs.id))
-    .limit(1);
-  return row;
-}
 
 async function waitForStatus(sessionId: string, wanted: string[], timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
@@ -98,7 +88,7 @@ describe("starting a debate from the admin", () => {
     expect(started.status).toBe(303);
     const sessionId = sessionIdOf(started.location);
     expect(started.location).toBe(`/admin/sessions/${sessionId}?notice=session-started`);
-    const audit = await lastAudit("session.start");
+    const audit = await stack.lastAudit("session.start");
     expect(audit).toMatchObject({ actor: "admin:admin", target: `session:${sessionId}` });
     expect(audit?.meta).toMatchObject({ max_rounds: 2, participants: ["ChatGPT", "DeepSeek"] });
 
@@ -189,7 +179,7 @@ describe("live view and force stop", () => {
       expect(stop.location).toBe(`/admin/sessions/${sessionId}?notice=session-stopped`);
       const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
       expect(row).toMatchObject({ status: "stopped", stopReason: "admin" });
-      const audit = await lastAudit("session.stop");
+      const audit = await stack.lastAudit("session.stop");
       expect(audit).toMatchObject({ actor: "admin:admin", target: `session:${sessionId}` });
 
       const rest = await readEvents(stream, () => false);
@@ -202,7 +192,7 @@ describe("live view and force stop", () => {
       // Stopping again changes nothing and is not audited twice.
       const again = await browser.post(`/admin/sessions/${sessionId}/stop`);
       expect(again.location).toBe(`/admin/sessions/${sessionId}?notice=session-ended`);
-      expect((await lastAudit("session.stop"))?.id).toBe(audit!.id);
+      expect((await stack.lastAudit("session.stop"))?.id).toBe(audit!.id);
     } finally {
       stack.fakeLlm.setResponder(() => ({}));
     }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, desc, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { auditLogs, providers, settings } from "../../src/db/schema";
 import { type ApiClient, createApiClient } from "../helpers/api-client";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
@@ -22,16 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack.stop();
 });
-
-async function lastAudit(action: string) {
-  const [row] = await stack.db
-    .select()
-    .from(auditLogs)
-    .where(eq(auditLogs.action, action))
-    .orderBy(desc(auditLogs.id))
-    .limit(1);
-  return row;
-}
 
 const providerBody = (overrides: Record<string, unknown> = {}) => ({
   name: "Local Llama",
@@ -83,7 +73,7 @@ describe("providers", () => {
     const [row] = await stack.db.select().from(providers).where(eq(providers.id, id));
     expect(row!.apiKeyEncrypted).not.toContain(SECRET_KEYS.created);
     expect(stack.secretBox.decrypt(row!.apiKeyEncrypted!)).toBe(SECRET_KEYS.created);
-    const audit = await lastAudit("provider.create");
+    const audit = await stack.lastAudit("provider.create");
     expect(audit).toMatchObject({ actor: "api", target: `provider:${id}` });
     expect(audit!.meta).toMatchObject({
       key_changed: true,
@@ -104,7 +94,7 @@ describe("providers", () => {
       api_key_masked: "••••cdef",
     });
     expect(renamed.json.params).toEqual({ temperature: 1.1 });
-    const renameAudit = await lastAudit("provider.update");
+    const renameAudit = await stack.lastAudit("provider.update");
     expect(renameAudit!.meta).toMatchObject({
       changed: ["name", "params"],
       values: { name: "Local Llama 2" },
@@ -115,7 +105,7 @@ describe("providers", () => {
       body: { api_key: SECRET_KEYS.rotated },
     });
     expect(rotated.json).toMatchObject({ has_api_key: true, api_key_masked: "••••3210" });
-    const rotateAudit = await lastAudit("provider.update");
+    const rotateAudit = await stack.lastAudit("provider.update");
     expect(rotateAudit!.meta).toMatchObject({ changed: ["api_key"], key_changed: true });
     expect(JSON.stringify(rotateAudit!.meta)).not.toContain(SECRET_KEYS.rotated);
 
@@ -251,7 +241,7 @@ describe("providers", () => {
     const answer = await api.request("POST", "/api/providers/reorder", { body: { ids: reversed } });
     expect(answer.status).toBe(200);
     expect(answer.json.map((provider: { id: number }) => provider.id)).toEqual(reversed);
-    expect((await lastAudit("provider.reorder"))!.meta).toEqual({ order: reversed });
+    expect((await stack.lastAudit("provider.reorder"))!.meta).toEqual({ order: reversed });
     expect((await api.request("POST", "/api/providers/reorder", { body: { ids: [999999] } })).status).toBe(
       404,
     );
@@ -264,7 +254,10 @@ describe("providers", () => {
     expect(answer.json).toEqual({ deleted: true, id });
     expect((await api.request("GET", `/api/providers/${id}`)).status).toBe(404);
     expect((await api.request("DELETE", `/api/providers/${id}`)).status).toBe(404);
-    expect(await lastAudit("provider.delete")).toMatchObject({ actor: "api", meta: { name: "Local Llama" } });
+    expect(await stack.lastAudit("provider.delete")).toMatchObject({
+      actor: "api",
+      meta: { name: "Local Llama" },
+    });
   });
 });
 
@@ -280,7 +273,7 @@ describe("personalities", () => {
     expect(created.status).toBe(201);
     const id = created.json.id;
     expect(created.json).toMatchObject({ title: "Contrarian", style: "Short." });
-    expect(await lastAudit("personality.create")).toMatchObject({
+    expect(await stack.lastAudit("personality.create")).toMatchObject({
       actor: "api",
       target: `personality:${id}`,
     });
@@ -293,7 +286,7 @@ describe("personalities", () => {
       body: { style: "Very short." },
     });
     expect(patched.json).toMatchObject({ title: "Contrarian", style: "Very short." });
-    expect((await lastAudit("personality.update"))!.meta).toMatchObject({ changed: ["style"] });
+    expect((await stack.lastAudit("personality.update"))!.meta).toMatchObject({ changed: ["style"] });
 
     const replaced = await api.request("PUT", `/api/personalities/${id}`, {
       body: { title: "Devil's advocate", instructions: "Argue the other side." },
@@ -322,7 +315,7 @@ describe("personalities", () => {
     expect((await api.request("PATCH", `/api/personalities/${id}`, { body: { style: "" } })).status).toBe(
       404,
     );
-    expect(await lastAudit("personality.delete")).toMatchObject({
+    expect(await stack.lastAudit("personality.delete")).toMatchObject({
       actor: "api",
       meta: { title: "Devil's advocate" },
     });
@@ -356,7 +349,7 @@ describe("settings", () => {
     });
     const [row] = await stack.db.select().from(settings).where(eq(settings.key, "MAX_ROUNDS"));
     expect(row!.value).toBe("3");
-    const audit = await lastAudit("settings.update");
+    const audit = await stack.lastAudit("settings.update");
     expect(audit).toMatchObject({ actor: "api", meta: { changes: { MAX_ROUNDS: "3" } } });
     expect(
       (await api.request("PUT", "/api/settings", { body: { TURN_TIMEOUT_SEC: "90" } })).json.TURN_TIMEOUT_SEC,
