@@ -285,7 +285,16 @@ describe("session events stream", () => {
     const response = await api.fetch("GET", `/api/sessions/${created.json.id}/events`);
     const reader = response.body!.getReader();
     await reader.cancel();
-    // Publishing afterwards must not throw into the bus (the subscription is gone).
+    // Publishing afterwards must not throw into the bus (the subscription is gone). A probe
+    // subscriber sees the event after every earlier handler has run: then the logs are final.
+    const delivered = new Promise<void>((resolve) => {
+      const off = stack.events.subscribe((event) => {
+        if (event.type === "turn-delta" && event.text === "x") {
+          off();
+          resolve();
+        }
+      }, created.json.id);
+    });
     await stack.events.publish({
       type: "turn-delta",
       sessionId: created.json.id,
@@ -293,7 +302,7 @@ describe("session events stream", () => {
       participantId: 1,
       text: "x",
     });
-    await Bun.sleep(50);
+    await delivered;
     expect(stack.logLines.some((line) => line.includes("debate event handler failed"))).toBe(false);
     await api.request("POST", `/api/sessions/${created.json.id}/stop`);
   });
