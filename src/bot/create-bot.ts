@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
 import { users } from "../db/schema";
 import type { DebateEngine } from "../debate/debate-engine";
+import { constantTimeEqual } from "../platform/constant-time";
 import type { Coordination } from "../platform/coordination";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
@@ -235,17 +235,11 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   };
 }
 
-/** Constant-time comparison (hashes first, so lengths do not leak either). */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
 /** `POST /telegram/webhook`: checks Telegram's secret header, answers at once, handles the update in the background. */
 // biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
 function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger) {
   return new Elysia({ name: "telegram-webhook" }).post("/telegram/webhook", ({ request, body, set }) => {
-    if (!sameSecret(request.headers.get("x-telegram-bot-api-secret-token") ?? "", secret)) {
+    if (!constantTimeEqual(request.headers.get("x-telegram-bot-api-secret-token") ?? "", secret)) {
       set.status = 401;
       return { ok: false };
     }

@@ -7,7 +7,9 @@
  * no storage either; the login form, which has no session yet, is bound to a short-lived random
  * "pre-session" cookie instead. Nothing here ever logs or returns a secret.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+
+import { createHmac, randomBytes } from "node:crypto";
+import { constantTimeEqual } from "../../platform/constant-time";
 
 export const SESSION_COOKIE = "rt_admin_session";
 export const LOGIN_COOKIE = "rt_admin_login";
@@ -34,13 +36,6 @@ export interface AdminSession {
 }
 
 const base64url = (bytes: Buffer) => bytes.toString("base64url");
-
-/** Constant-time comparison of two strings of any length (compares SHA-256 digests). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = createHash("sha256").update(a, "utf8").digest();
-  const right = createHash("sha256").update(b, "utf8").digest();
-  return timingSafeEqual(left, right);
-}
 
 /** Parses a `Cookie` header into name → value (first occurrence wins). */
 export function parseCookies(header: string | null): Map<string, string> {
