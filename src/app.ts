@@ -1,14 +1,13 @@
 import { Elysia } from "elysia";
 import { type AuditLogService, createAuditLog } from "./audit/audit-log";
 import { createBot, type TelegramBotDoor } from "./bot/create-bot";
-import { createPersonalityService } from "./catalog/personality-service";
-import { createProviderService } from "./catalog/provider-service";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
 import { deriveCookieSecret } from "./http/admin/admin-auth";
 import { createAdminRoutes } from "./http/admin/admin-routes";
 import { createApiRoutes } from "./http/api/api-routes";
+import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
 import type { Coordination } from "./platform/coordination";
@@ -117,8 +116,7 @@ export async function startApp(deps: {
         coordinationKind: coordination.kind,
       }),
     );
-    // What both operator doors (API and admin) share: the same services over the same core.
-    const doorDeps = {
+    const doorDeps: OperatorDoorDeps = {
       db: database.db,
       debate: engine.debate,
       events: engine.events,
@@ -134,8 +132,6 @@ export async function startApp(deps: {
         admin: config.admin,
         cookieSecret: deriveCookieSecret(config.secretsKey),
         settingsDefaults: config.defaults,
-        providers: createProviderService({ db: database.db, audit, secretBox }),
-        personalities: createPersonalityService({ db: database.db, audit }),
       }),
     );
     http.get("/", ({ redirect }) => redirect("/admin"), { detail: { hide: true } });

@@ -21,7 +21,6 @@ import { ProviderFormPage, ProvidersPage } from "../../../admin-jsx/pages/provid
 import { SessionDetailPage, SessionLive } from "../../../admin-jsx/pages/session-detail";
 import { type SessionFilters, SessionsPage, sessionStatusOptions } from "../../../admin-jsx/pages/sessions";
 import { SettingsPage, settingFields } from "../../../admin-jsx/pages/settings";
-import type { AuditLogService } from "../../audit/audit-log";
 import { findUserByHandle, sessionCounts, usageByProvider, usersByIds } from "../../catalog/admin-reports";
 import { CatalogError, describeIssues } from "../../catalog/catalog-errors";
 import { createPersonalityService, type PersonalityService } from "../../catalog/personality-service";
@@ -33,13 +32,11 @@ import {
 import { type RuntimeSettingKey, type RuntimeSettings, runtimeSettingKeys } from "../../config";
 import type { SessionStatus } from "../../db/schema";
 import { DebateError } from "../../debate/debate-errors";
-import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
-import type { DebateService } from "../../debate/debate-service";
+import type { DebateEvent } from "../../debate/debate-events";
 import { addCostUsd, ZERO_COST_USD } from "../../llm/pricing";
-import type { Db } from "../../platform/db";
 import type { Logger } from "../../platform/logger";
-import type { SecretBox } from "../../platform/secret-box";
-import { type SettingsService, validateSettings } from "../../settings/settings-service";
+import { validateSettings } from "../../settings/settings-service";
+import type { OperatorDoorDeps } from "../door-deps";
 import {
   type AdminSession,
   createAdminAuth,
@@ -74,13 +71,7 @@ import {
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle";
 
 /** What the admin needs; `app.ts` builds these once and passes them in. */
-export interface AdminRoutesDeps {
-  db: Db;
-  debate: DebateService;
-  events: DebateEventBus;
-  settings: SettingsService;
-  audit: AuditLogService;
-  secretBox: SecretBox;
+export interface AdminRoutesDeps extends OperatorDoorDeps {
   /** ADMIN_USERNAME / ADMIN_PASSWORD; an empty password disables the admin. */
   admin: { username: string; password: string };
   /** Secret of the session cookie signatures; derive it from SECRETS_KEY. */

@@ -1,15 +1,9 @@
 import { Elysia, ValidationError } from "elysia";
-import type { AuditLogService } from "../../audit/audit-log";
 import { createPersonalityService } from "../../catalog/personality-service";
 import { createProviderService } from "../../catalog/provider-service";
-import type { DebateEventBus } from "../../debate/debate-events";
-import type { DebateService } from "../../debate/debate-service";
 import type { OpenAiChatModelOptions } from "../../llm/openai-chat-model";
-import type { Db } from "../../platform/db";
-import type { Logger } from "../../platform/logger";
-import type { SecretBox } from "../../platform/secret-box";
-import type { SettingsService } from "../../settings/settings-service";
 import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
+import type { OperatorDoorDeps } from "../door-deps";
 import { ApiError, collectSecretValues, errorResponse, toApiError, validationIssues } from "../errors";
 import { createPersonalityRoutes } from "./personalities-routes";
 import { createProviderRoutes } from "./providers-routes";
@@ -17,16 +11,9 @@ import { createSessionRoutes } from "./sessions-routes";
 import { createSettingsRoutes } from "./settings-routes";
 
 /** Everything the API door needs; built once in the composition root. */
-export interface ApiRoutesDeps {
-  db: Db;
-  debate: DebateService;
-  events: DebateEventBus;
-  settings: SettingsService;
-  audit: AuditLogService;
-  secretBox: SecretBox;
+export interface ApiRoutesDeps extends OperatorDoorDeps {
   /** `API_TOKEN`; empty: every /api route answers 503 `api_disabled`. */
   apiToken: string;
-  logger: Logger;
   /** Tuning for tests: chat model options of provider connection tests, SSE keep-alive interval. */
   chatModelOptions?: OpenAiChatModelOptions;
   sseKeepAliveMs?: number;
