@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { asc, eq, inArray, sql } from "drizzle-orm";
 import {
   type Message,
   messages,
@@ -8,8 +8,6 @@ import {
   providers,
   type Session,
   type SessionParticipant,
-  type SessionStatus,
-  type StopReason,
   sessionParticipants,
   sessions,
 } from "../db/schema";
@@ -30,6 +28,7 @@ import {
   type PromptTurn,
   turnCall,
 } from "./prompt";
+import { type ParticipantChange, SessionMovedOn, type Step, writeStep } from "./step-writer";
 import { type SessionLimits, shouldStop } from "./stop-conditions";
 
 /** Consecutive failed turns (timeouts or exhausted retries) after which a participant is excluded. */
@@ -53,16 +52,6 @@ export interface TurnRunnerDeps {
 /** How a run ended: the session is over, someone else owns it now, or this run was asked to stop. */
 export type RunOutcome = "ended" | "not-running" | "aborted";
 
-type NewMessage = typeof messages.$inferInsert;
-
-/** Everything one step writes, atomically, guarded by the session still running. */
-interface Step {
-  messages: Omit<NewMessage, "sessionId" | "turnIndex">[];
-  participants?: { id: number; set: Partial<SessionParticipant> }[];
-  cursor?: { currentRound: number; nextOrderIndex: number };
-  end?: { status: Exclude<SessionStatus, "created" | "running">; reason: StopReason; detail?: string | null };
-}
-
 /** The columns every LLM call fills in its message row: the text and its accounting. */
 function accounted(result: ChatResult) {
   return {
@@ -74,16 +63,6 @@ function accounted(result: ChatResult) {
     latencyMs: result.latencyMs,
     estimated: result.usage.estimated,
   };
-}
-
-/** The session changed under us (stopped, or another holder wrote this turn): stop quietly. */
-class SessionMovedOn extends Error {}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code =
-    (error as { code?: string; cause?: { code?: string } }).code ??
-    (error as { cause?: { code?: string } }).cause?.code;
-  return code === "23505";
 }
 
 /**
@@ -126,6 +105,13 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     return value;
   };
 
+  // Prepared once: read on every turn, so only the bind runs each time.
+  const providerById = db
+    .select()
+    .from(providers)
+    .where(eq(providers.id, sql.placeholder("id")))
+    .prepare("turn_runner_provider_by_id");
+
   const publish = (event: DebateEvent) =>
     events
       .publish(event)
@@ -161,57 +147,26 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
 
   /** Writes one step; updates the in-memory state only after the commit. */
   async function commit(state: RunState, step: Step): Promise<Message[]> {
-    const sessionId = state.session.id;
     const firstIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
-    try {
-      const result = await db.transaction(async (tx) => {
-        const [updated] = await tx
-          .update(sessions)
-          .set({
-            // A no-op assignment keeps the guarded update valid for steps that only add rows
-            // (a summary): drizzle refuses an empty SET, and the update is what locks the session.
-            status: sql`${sessions.status}`,
-            ...(step.cursor ?? {}),
-            ...(step.end
-              ? {
-                  status: step.end.status,
-                  stopReason: step.end.reason,
-                  stopDetail: step.end.detail ?? null,
-                  finishedAt: new Date(),
-                }
-              : {}),
-          })
-          .where(and(eq(sessions.id, sessionId), eq(sessions.status, "running")))
-          .returning();
-        if (!updated) throw new SessionMovedOn();
-        const inserted = step.messages.length
-          ? await tx
-              .insert(messages)
-              .values(
-                step.messages.map((message, offset) => ({
-                  ...message,
-                  sessionId,
-                  turnIndex: firstIndex + offset,
-                })),
-              )
-              .returning()
-          : [];
-        for (const change of step.participants ?? []) {
-          await tx.update(sessionParticipants).set(change.set).where(eq(sessionParticipants.id, change.id));
-        }
-        return { updated, inserted };
-      });
-      state.session = result.updated;
-      state.messages.push(...result.inserted);
-      for (const change of step.participants ?? []) {
-        const index = state.participants.findIndex((participant) => participant.id === change.id);
-        if (index >= 0) state.participants[index] = { ...state.participants[index]!, ...change.set };
-      }
-      return result.inserted;
-    } catch (error) {
-      if (error instanceof SessionMovedOn || isUniqueViolation(error)) throw new SessionMovedOn();
-      throw error;
+    const written = await writeStep(db, state.session.id, firstIndex, step);
+    state.session = {
+      ...state.session,
+      ...step.cursor,
+      ...(step.end
+        ? {
+            status: step.end.status,
+            stopReason: step.end.reason,
+            stopDetail: step.end.detail ?? null,
+            finishedAt: written.finishedAt,
+          }
+        : {}),
+    };
+    state.messages.push(...written.messages);
+    for (const change of step.participants ?? []) {
+      const index = state.participants.findIndex((participant) => participant.id === change.id);
+      if (index >= 0) state.participants[index] = { ...state.participants[index]!, ...change.set };
     }
+    return written.messages;
   }
 
   async function publishEnd(state: RunState) {
@@ -397,7 +352,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     reason: string,
     notice: string,
     extra: Step["messages"] = [],
-    participantSet: Partial<SessionParticipant> = {},
+    participantSet: ParticipantChange = {},
   ): Promise<Step> {
     return advance(
       state,
@@ -469,9 +424,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     const texts = debateTexts(state.session.language);
     // Read each turn: a key, model or price edited in the admin applies from the next turn on.
     const [provider] =
-      speaker.providerId === null
-        ? []
-        : await db.select().from(providers).where(eq(providers.id, speaker.providerId));
+      speaker.providerId === null ? [] : await providerById.execute({ id: speaker.providerId });
     if (!provider) {
       state.lastExclusionCause = "other";
       const step = await excludeStep(

@@ -34,6 +34,18 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
   return Array.isArray(result) ? result : result.rows;
 }
 
+/**
+ * Runs one parameterised statement as a prepared statement and returns its rows with snake_case
+ * column names, as the driver parses them. postgres.js prepares it once per connection and then
+ * only binds, which is what a statement on the hot path of every turn wants; drizzle's `execute`
+ * sends raw SQL unprepared (parsed and planned again every time). PGlite runs it as given.
+ */
+export async function preparedRows<T>(db: Db, text: string, params: readonly unknown[]): Promise<T[]> {
+  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  if (client instanceof PGlite) return (await client.query<T>(text, params as unknown[])).rows;
+  return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as T[];
+}
+
 export const migrationsFolder = fileURLToPath(new URL("../../migrations", import.meta.url));
 
 /** Arbitrary constant naming the migration advisory lock ("rt-migr"). */

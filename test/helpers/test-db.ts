@@ -2,7 +2,12 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { createPostgresDatabase, type Database, migrationsFolder } from "../../src/platform/db";
+import {
+  createPgliteDatabase,
+  createPostgresDatabase,
+  type Database,
+  migrationsFolder,
+} from "../../src/platform/db";
 
 /** The Postgres server tests use; CI creates this database fresh. */
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
@@ -91,4 +96,11 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
       }
     },
   };
+}
+
+/** The embedded default: a migrated in-memory PGlite database, gone when dropped. */
+export async function createPgliteTestDatabase(): Promise<TestDatabase> {
+  const database = await createPgliteDatabase("memory://");
+  await database.migrate();
+  return { url: "memory://", name: "pglite", database, drop: () => database.close() };
 }

@@ -15,7 +15,7 @@ import { createSecretBox, type SecretBox } from "../../src/platform/secret-box";
 import { createSettingsService, type SettingsService } from "../../src/settings/settings-service";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "./fake-openai-server";
 import { testConfig, testSecretsKey } from "./test-config";
-import { createTestDatabase, type TestDatabase, testRedisUrl } from "./test-db";
+import { createPgliteTestDatabase, createTestDatabase, type TestDatabase, testRedisUrl } from "./test-db";
 
 /** A whole debate core on real Postgres and Redis, with providers pointed at a fake LLM server. */
 export interface TestStack {
@@ -61,6 +61,8 @@ export interface TestStackOptions {
   fakeLlm?: FakeOpenAiServer;
   /** Share one database across stacks (two instances on one database). */
   testDatabase?: TestDatabase;
+  /** `pglite` runs on the embedded database instead of a Postgres server. */
+  database?: "postgres" | "pglite";
   /** Share one Redis prefix across stacks (two instances on one Redis). */
   redisPrefix?: string;
   startEngine?: boolean;
@@ -69,7 +71,9 @@ export interface TestStackOptions {
 export async function createTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const fakeLlm = options.fakeLlm ?? (await startFakeOpenAiServer());
   const ownsFake = !options.fakeLlm;
-  const testDatabase = options.testDatabase ?? (await createTestDatabase());
+  const testDatabase =
+    options.testDatabase ??
+    (options.database === "pglite" ? await createPgliteTestDatabase() : await createTestDatabase());
   const ownsDatabase = !options.testDatabase;
   const config = testConfig({
     OPENAI_BASE_URL: fakeLlm.url,
