@@ -272,6 +272,8 @@ interface ScenarioResult {
   };
   cpu: {
     engineMsPerTurn: number;
+    /** The kernel's share of the engine's CPU (syscalls: socket writes and reads, polling). */
+    engineSystemMsPerTurn: number;
     fakeMsPerTurn: number | null;
     postgresMsPerTurn: number | null;
     redisMsPerTurn: number | null;
@@ -856,6 +858,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       },
       cpu: {
         engineMsPerTurn: (cpuAfter.user + cpuAfter.system) / 1000 / Math.max(1, turnCount),
+        engineSystemMsPerTurn: cpuAfter.system / 1000 / Math.max(1, turnCount),
         fakeMsPerTurn: perTurn(
           fakeAfter.cpuUserMs + fakeAfter.cpuSystemMs - fakeBefore.cpuUserMs - fakeBefore.cpuSystemMs,
         ),
@@ -977,7 +980,7 @@ function report(result: ScenarioResult, showWindow = false): string {
     value === null ? "n/a" : `${value.toFixed(2)}${suffix}`;
   row(
     "  CPU",
-    `engine ${opt(cpu.engineMsPerTurn)}, fake LLM ${opt(cpu.fakeMsPerTurn)}, Postgres ${opt(cpu.postgresMsPerTurn)}, ` +
+    `engine ${opt(cpu.engineMsPerTurn)} (kernel ${opt(cpu.engineSystemMsPerTurn)}), fake LLM ${opt(cpu.fakeMsPerTurn)}, Postgres ${opt(cpu.postgresMsPerTurn)}, ` +
       `Redis ${opt(cpu.redisMsPerTurn)}; machine ${cpu.machineBusyPct === null ? "n/a" : `${cpu.machineBusyPct.toFixed(0)}%`} ` +
       `busy of ${cpu.cores} cores` +
       `${cpu.otherPct === null ? "" : ` (other processes ${cpu.otherPct.toFixed(0)}%)`}`,

@@ -20,9 +20,10 @@ function shingles(words: string[], size: number): Set<string> {
   return result;
 }
 
-const shinglesOf = (text: string) => shingles(normalizeForComparison(text), 3);
+/** Word 3-shingles of a text: what {@link judgeAnswer} compares. */
+export const shinglesOf = (text: string): ReadonlySet<string> => shingles(normalizeForComparison(text), 3);
 
-function jaccard(left: Set<string>, right: Set<string>): number {
+function jaccard(left: ReadonlySet<string>, right: ReadonlySet<string>): number {
   if (left.size === 0 || right.size === 0) return 0;
   let shared = 0;
   for (const item of left) if (right.has(item)) shared++;
@@ -39,12 +40,19 @@ export type LoopVerdict = "ok" | "empty" | "repeat";
 /** Threshold above which two answers count as the same answer. */
 export const REPEAT_SIMILARITY = 0.8;
 
-/** Judges an answer against the recent turns (anyone's). */
-export function judgeAnswer(text: string, recentTurns: readonly string[]): LoopVerdict {
-  const answer = shinglesOf(text);
+/**
+ * Judges an answer against the recent turns (anyone's). `shinglesFor` lets a caller that judges
+ * every turn reuse the shingles of turns it has seen before.
+ */
+export function judgeAnswer(
+  text: string,
+  recentTurns: readonly string[],
+  shinglesFor: (text: string) => ReadonlySet<string> = shinglesOf,
+): LoopVerdict {
+  const answer = shinglesFor(text);
   if (answer.size === 0) return "empty";
   for (const previous of recentTurns)
-    if (jaccard(answer, shinglesOf(previous)) >= REPEAT_SIMILARITY) return "repeat";
+    if (jaccard(answer, shinglesFor(previous)) >= REPEAT_SIMILARITY) return "repeat";
   return "ok";
 }
 

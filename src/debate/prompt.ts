@@ -100,15 +100,18 @@ export function messageTokens(content: string): number {
   return countTokens(content, PLAIN_TEXT) + MESSAGE_OVERHEAD;
 }
 
+/**
+ * An upper bound of the prompt's {@link messageTokens} that needs no tokenizer: every token covers at least one
+ * UTF-8 byte. A prompt whose bound is within the limit fits without counting a single token.
+ */
+export function promptTokensBound(messages: readonly ChatMessage[]): number {
+  return messages.reduce((sum, message) => sum + Buffer.byteLength(message.content) + MESSAGE_OVERHEAD, 0);
+}
+
 /** Cuts `text` to at most `maxTokens` tokens, marking the cut. */
 export function truncateToTokens(text: string, maxTokens: number): string {
   if (maxTokens <= 0) return "";
   const tokens = encode(text, PLAIN_TEXT);
   if (tokens.length <= maxTokens) return text;
   return `${decode(tokens.slice(0, Math.max(0, maxTokens - 2)))}…`;
-}
-
-/** Estimated tokens of a whole prompt. */
-export function promptTokens(messages: readonly ChatMessage[]): number {
-  return messages.reduce((sum, message) => sum + messageTokens(message.content), 0);
 }

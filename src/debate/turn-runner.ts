@@ -16,16 +16,17 @@ import { LlmError } from "../llm/llm-errors";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import { buildSummaryRequest, fitMessages, planCompression } from "./context-compression";
-import type { DebateEvent, DebateEventBus } from "./debate-events";
+import type { DebateEvent, DebateEventBus, SessionTotals } from "./debate-events";
 import { sumTotals } from "./debate-service";
 import { debateTexts } from "./debate-texts";
-import { judgeAnswer, MAX_LOOP_STRIKES } from "./loop-guard";
+import { judgeAnswer, MAX_LOOP_STRIKES, shinglesOf } from "./loop-guard";
 import {
   buildPromptMessages,
   buildSystemPrompt,
   messageTokens,
   type PromptParticipant,
   type PromptTurn,
+  promptTokensBound,
   turnCall,
 } from "./prompt";
 import { type ParticipantChange, SessionMovedOn, type Step, writeStep } from "./step-writer";
@@ -79,8 +80,12 @@ interface RunState {
   limits: SessionLimits;
   participants: SessionParticipant[];
   messages: Message[];
+  /** Tokens and cost of `messages`, kept up to date by each commit. */
+  totals: SessionTotals;
   personas: Map<number, Personality>;
   systemPrompts: Map<number, string>;
+  /** Loop-guard shingles of recent turns, by text: each answer is shingled once. */
+  shingles: Map<string, ReadonlySet<string>>;
   lastExclusionCause: "timeout" | "other" | null;
 }
 
@@ -139,8 +144,10 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       limits: session.limits as unknown as SessionLimits,
       participants: participantRows,
       messages: messageRows,
+      totals: sumTotals(messageRows),
       personas: new Map(personaRows.map((row) => [row.id, row])),
       systemPrompts: new Map(),
+      shingles: new Map(),
       lastExclusionCause: null,
     };
   }
@@ -162,6 +169,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         : {}),
     };
     state.messages.push(...written.messages);
+    state.totals = sumTotals([state.totals, ...written.messages]);
     for (const change of step.participants ?? []) {
       const index = state.participants.findIndex((participant) => participant.id === change.id);
       if (index >= 0) state.participants[index] = { ...state.participants[index]!, ...change.set };
@@ -176,7 +184,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       status: state.session.status,
       stopReason: state.session.stopReason,
       rounds: state.session.currentRound,
-      totals: sumTotals(state.messages),
+      totals: state.totals,
     });
     logger.info("session ended", {
       session: state.session.id,
@@ -286,8 +294,9 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         round: state.session.currentRound,
         maxRounds: state.session.maxRounds,
       });
-    const tokensOf = (message: ChatMessage) => tokensOfText(message.content);
     const prompt = build(summary?.content ?? null, history, null);
+    if (promptTokensBound(prompt) <= limit) return prompt;
+    const tokensOf = (message: ChatMessage) => tokensOfText(message.content);
     const total = prompt.reduce((sum, message) => sum + tokensOf(message), 0);
     if (total <= limit) return prompt;
 
@@ -544,7 +553,18 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       .filter((message) => message.authorType === "model" && !message.flagged)
       .slice(-RECENT_TURNS_PER_PARTICIPANT * state.participants.length)
       .map((message) => message.content);
-    const verdict = judgeAnswer(storableText(result.text), recent);
+    const answer = storableText(result.text);
+    const verdict = judgeAnswer(answer, recent, (text) => {
+      const known = state.shingles.get(text);
+      if (known) return known;
+      const shingles = shinglesOf(text);
+      state.shingles.set(text, shingles);
+      return shingles;
+    });
+    // Keep what the next turn compares with: the recent turns and this answer.
+    for (const text of state.shingles.keys()) {
+      if (text !== answer && !recent.includes(text)) state.shingles.delete(text);
+    }
     const modelMessage: Step["messages"][number] = {
       round: state.session.currentRound,
       authorType: "model",
@@ -590,7 +610,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
             now: now(),
             startedAt: state.session.startedAt?.getTime() ?? now(),
             limits: state.limits,
-            totals: sumTotals(state.messages),
+            totals: state.totals,
             activeParticipants: stillActive.length,
           });
           if (reason) {
