@@ -1,5 +1,6 @@
 import type { Message, SessionParticipant, SessionStatus, StopReason } from "../db/schema";
 import { ZERO_COST_USD } from "../llm/pricing";
+import { createBatcher } from "../platform/batcher";
 import { type Db, preparedRows } from "../platform/db";
 
 /** The columns a step fills in a new message row; the rest take their defaults. */
@@ -39,48 +40,70 @@ export interface Step {
 export class SessionMovedOn extends Error {}
 
 /**
- * One statement, so one round trip and no BEGIN/COMMIT: a statement is atomic on its own. The
- * session update comes first and takes the row lock; when the session is no longer running it
- * matches nothing, and the insert and participant update, which select from it, do nothing either.
- * Absent cursor and end fields (null) keep the current values; the update still locks the row.
- * Messages and participant changes travel as JSON (`$7`, `$8`), so one statement text serves every
- * step and stays prepared; `::text::jsonb` keeps postgres.js from JSON-encoding the string again.
+ * One statement writes the steps of several sessions (one round trip, no BEGIN/COMMIT: a statement
+ * is atomic on its own). Each session's update comes first and takes its row lock; a session no
+ * longer running matches nothing, and its messages and participant changes, which join on the
+ * updated rows, are not written either. Absent cursor and end fields (null) keep the current values;
+ * the update still locks the row. Steps travel as one JSON parameter, so the statement text never
+ * changes and stays prepared; `::text::jsonb` keeps postgres.js from JSON-encoding the string again.
  */
-const WRITE_STEP = `
-with s as (
-  update sessions set
-    current_round = coalesce($2::int, current_round),
-    next_order_index = coalesce($3::int, next_order_index),
-    status = coalesce($4::text::session_status, status),
-    stop_reason = coalesce($5::text::stop_reason, stop_reason),
-    stop_detail = case when $4::text is null then stop_detail else $6::text end,
-    finished_at = case when $4::text is null then finished_at else now() end
-  where id = $1::uuid and status = 'running'
-  returning finished_at
+const WRITE_STEPS = `
+with x as (
+  select * from jsonb_to_recordset($1::text::jsonb) as x(session_id uuid, current_round int,
+    next_order_index int, status session_status, stop_reason stop_reason, stop_detail text,
+    messages jsonb, participants jsonb)
+), s as (
+  update sessions t set
+    current_round = coalesce(x.current_round, t.current_round),
+    next_order_index = coalesce(x.next_order_index, t.next_order_index),
+    status = coalesce(x.status, t.status),
+    stop_reason = coalesce(x.stop_reason, t.stop_reason),
+    stop_detail = case when x.status is null then t.stop_detail else x.stop_detail end,
+    finished_at = case when x.status is null then t.finished_at else now() end
+  from x
+  where t.id = x.session_id and t.status = 'running'
+  returning t.id, t.finished_at
 ), m as (
   insert into messages (session_id, turn_index, round, author_type, author_name, participant_id, content,
     tokens_in, tokens_out, cached_tokens, cost, latency_ms, estimated, flagged, summary_until, delivery_status)
-  select $1::uuid, x.turn_index, x.round, x.author_type, x.author_name, x.participant_id, x.content,
-    x.tokens_in, x.tokens_out, x.cached_tokens, x.cost, x.latency_ms, x.estimated, x.flagged, x.summary_until,
-    x.delivery_status
-  from s, jsonb_to_recordset($7::text::jsonb) as x(turn_index int, round int, author_type author_type,
-    author_name text, participant_id int, content text, tokens_in int, tokens_out int, cached_tokens int,
-    cost numeric, latency_ms int, estimated boolean, flagged text, summary_until int,
-    delivery_status delivery_status)
-  returning id, turn_index, created_at
+  select s.id, y.turn_index, y.round, y.author_type, y.author_name, y.participant_id, y.content,
+    y.tokens_in, y.tokens_out, y.cached_tokens, y.cost, y.latency_ms, y.estimated, y.flagged, y.summary_until,
+    y.delivery_status
+  from s join x on x.session_id = s.id,
+    jsonb_to_recordset(x.messages) as y(turn_index int, round int, author_type author_type,
+      author_name text, participant_id int, content text, tokens_in int, tokens_out int, cached_tokens int,
+      cost numeric, latency_ms int, estimated boolean, flagged text, summary_until int,
+      delivery_status delivery_status)
+  returning session_id, id, turn_index, created_at
 ), p as (
   update session_participants sp set
-    status = coalesce(x.status, sp.status),
-    exclusion_reason = coalesce(x.exclusion_reason, sp.exclusion_reason),
-    consecutive_timeouts = coalesce(x.consecutive_timeouts, sp.consecutive_timeouts),
-    loop_strikes = coalesce(x.loop_strikes, sp.loop_strikes)
-  from s, jsonb_to_recordset($8::text::jsonb) as x(id int, status participant_status, exclusion_reason text,
-    consecutive_timeouts int, loop_strikes int)
-  where sp.id = x.id and sp.session_id = $1::uuid
+    status = coalesce(y.status, sp.status),
+    exclusion_reason = coalesce(y.exclusion_reason, sp.exclusion_reason),
+    consecutive_timeouts = coalesce(y.consecutive_timeouts, sp.consecutive_timeouts),
+    loop_strikes = coalesce(y.loop_strikes, sp.loop_strikes)
+  from s join x on x.session_id = s.id,
+    jsonb_to_recordset(x.participants) as y(id int, status participant_status, exclusion_reason text,
+      consecutive_timeouts int, loop_strikes int)
+  where sp.id = y.id and sp.session_id = s.id
 )
-select s.finished_at, m.id, m.turn_index, m.created_at from s left join m on true`;
+select s.id as session_id, s.finished_at, m.id, m.turn_index, m.created_at
+from s left join m on m.session_id = s.id`;
+
+/** One session's step, numbered from `firstIndex`. */
+export interface StepWrite {
+  sessionId: string;
+  firstIndex: number;
+  step: Step;
+}
+
+/** What a step wrote: the new message rows as stored, and `finishedAt` when the step ended the session. */
+export interface WrittenStep {
+  messages: Message[];
+  finishedAt: Date | null;
+}
 
 interface WrittenRow {
+  session_id: string;
   finished_at: Date | string | null;
   id: number | string | bigint | null;
   turn_index: number | null;
@@ -89,44 +112,46 @@ interface WrittenRow {
 
 const asDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
 
-function isUniqueViolation(error: unknown): boolean {
-  const code =
-    (error as { code?: string; cause?: { code?: string } }).code ??
-    (error as { cause?: { code?: string } }).cause?.code;
-  return code === "23505";
+const errorCode = (error: unknown) =>
+  (error as { code?: string; cause?: { code?: string } }).code ??
+  (error as { cause?: { code?: string } }).cause?.code;
+
+/** A turn index already taken: another holder wrote this turn. */
+const isUniqueViolation = (error: unknown) => errorCode(error) === "23505";
+/** Postgres aborted the statement to break a lock cycle with another instance's statement. */
+const isDeadlock = (error: unknown) => errorCode(error) === "40P01";
+
+/** The message rows of a step as they will be stored, but for `id` and `createdAt`. */
+function draftsOf({ sessionId, firstIndex, step }: StepWrite): Omit<Message, "id" | "createdAt">[] {
+  return step.messages.map((message, offset) => ({
+    sessionId,
+    turnIndex: firstIndex + offset,
+    tokensIn: 0,
+    tokensOut: 0,
+    cachedTokens: 0,
+    cost: ZERO_COST_USD,
+    latencyMs: null,
+    estimated: false,
+    flagged: null,
+    summaryUntil: null,
+    deliveryStatus: "pending",
+    telegramMessageIds: null,
+    deliveredAt: null,
+    ...message,
+  }));
 }
 
-/**
- * Writes `step` for `sessionId` in one statement, numbering its messages from `firstIndex`.
- * Returns the new message rows as stored and the session's `finishedAt` (set when the step ends it).
- * Throws {@link SessionMovedOn} when the session is no longer running or the turn index is taken.
- */
-export async function writeStep(
-  db: Db,
-  sessionId: string,
-  firstIndex: number,
-  step: Step,
-): Promise<{ messages: Message[]; finishedAt: Date | null }> {
-  const drafts = step.messages.map(
-    (message, offset): Omit<Message, "id" | "createdAt"> => ({
-      sessionId,
-      turnIndex: firstIndex + offset,
-      tokensIn: 0,
-      tokensOut: 0,
-      cachedTokens: 0,
-      cost: ZERO_COST_USD,
-      latencyMs: null,
-      estimated: false,
-      flagged: null,
-      summaryUntil: null,
-      deliveryStatus: "pending",
-      telegramMessageIds: null,
-      deliveredAt: null,
-      ...message,
-    }),
-  );
-  const messagesJson = JSON.stringify(
-    drafts.map((draft) => ({
+/** Writes the steps of distinct sessions in one statement; a session no longer running gets {@link SessionMovedOn}. */
+async function writeSteps(db: Db, writes: StepWrite[]): Promise<(WrittenStep | SessionMovedOn)[]> {
+  const drafts = writes.map(draftsOf);
+  const payload = writes.map(({ sessionId, step }, index) => ({
+    session_id: sessionId,
+    current_round: step.cursor?.currentRound ?? null,
+    next_order_index: step.cursor?.nextOrderIndex ?? null,
+    status: step.end?.status ?? null,
+    stop_reason: step.end?.reason ?? null,
+    stop_detail: step.end?.detail ?? null,
+    messages: drafts[index]!.map((draft) => ({
       turn_index: draft.turnIndex,
       round: draft.round,
       author_type: draft.authorType,
@@ -143,39 +168,59 @@ export async function writeStep(
       summary_until: draft.summaryUntil,
       delivery_status: draft.deliveryStatus,
     })),
-  );
-  const participantsJson = JSON.stringify(
-    (step.participants ?? []).map(({ id, set }) => ({
+    participants: (step.participants ?? []).map(({ id, set }) => ({
       id,
       status: set.status,
       exclusion_reason: set.exclusionReason,
       consecutive_timeouts: set.consecutiveTimeouts,
       loop_strikes: set.loopStrikes,
     })),
-  );
-  let rows: WrittenRow[];
-  try {
-    rows = await preparedRows<WrittenRow>(db, WRITE_STEP, [
-      sessionId,
-      step.cursor?.currentRound ?? null,
-      step.cursor?.nextOrderIndex ?? null,
-      step.end?.status ?? null,
-      step.end?.reason ?? null,
-      step.end?.detail ?? null,
-      messagesJson,
-      participantsJson,
-    ]);
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new SessionMovedOn();
-    throw error;
-  }
-  const [first] = rows;
-  if (!first) throw new SessionMovedOn();
-  const stored = new Map(rows.map((row) => [row.turn_index, row]));
-  const messages = drafts.map((draft): Message => {
-    const row = stored.get(draft.turnIndex);
-    if (!row?.id || !row.created_at) throw new Error(`message ${draft.turnIndex} was not written`);
-    return { ...draft, id: Number(row.id), createdAt: asDate(row.created_at) };
+  }));
+  const rows = await preparedRows<WrittenRow>(db, WRITE_STEPS, [JSON.stringify(payload)]);
+  const bySession = Map.groupBy(rows, (row) => row.session_id);
+  return writes.map(({ sessionId }, index) => {
+    const sessionRows = bySession.get(sessionId);
+    if (!sessionRows) return new SessionMovedOn();
+    const stored = new Map(sessionRows.map((row) => [row.turn_index, row]));
+    const messages = drafts[index]!.map((draft): Message => {
+      const row = stored.get(draft.turnIndex);
+      if (!row?.id || !row.created_at) throw new Error(`message ${draft.turnIndex} was not written`);
+      return { ...draft, id: Number(row.id), createdAt: asDate(row.created_at) };
+    });
+    const finishedAt = sessionRows[0]!.finished_at;
+    return { messages, finishedAt: finishedAt === null ? null : asDate(finishedAt) };
   });
-  return { messages, finishedAt: first.finished_at === null ? null : asDate(first.finished_at) };
+}
+
+/** One step alone: a taken turn index means another holder wrote this turn. */
+async function writeOne(db: Db, write: StepWrite): Promise<WrittenStep | Error> {
+  try {
+    const [outcome] = await writeSteps(db, [write]);
+    return outcome!;
+  } catch (error) {
+    return isUniqueViolation(error) ? new SessionMovedOn() : (error as Error);
+  }
+}
+
+/**
+ * The writer of debate steps: steps written in the same event-loop turn by different debates go
+ * out as one statement. Each step is atomic on its own and guarded by its session still running and
+ * the unique turn index. When the shared statement fails on a conflict (one session's turn index taken
+ * by another holder, or a deadlock with another instance), every step of that batch is written again
+ * alone, so each gets its own outcome; any other failure rejects the whole batch. Rejects with {@link SessionMovedOn} when the session has moved on.
+ */
+export function createStepWriter(db: Db): (write: StepWrite) => Promise<WrittenStep> {
+  return createBatcher<StepWrite, WrittenStep>(async (writes) => {
+    const distinct = new Set(writes.map((write) => write.sessionId)).size === writes.length;
+    if (writes.length > 1 && distinct) {
+      try {
+        return await writeSteps(db, writes);
+      } catch (error) {
+        // Anything else (a lost connection) may have committed: the runs crash and reload instead.
+        if (!isUniqueViolation(error) && !isDeadlock(error)) throw error;
+        // One step's conflict must not fail the others: each is written again alone.
+      }
+    }
+    return Promise.all(writes.map((write) => writeOne(db, write)));
+  });
 }

@@ -13,6 +13,7 @@ import {
 } from "../db/schema";
 import type { ChatMessage, ChatModel, ChatResult } from "../llm/chat-model";
 import { LlmError } from "../llm/llm-errors";
+import { createBatcher } from "../platform/batcher";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import { buildSummaryRequest, fitMessages, planCompression } from "./context-compression";
@@ -29,7 +30,7 @@ import {
   promptTokensBound,
   turnCall,
 } from "./prompt";
-import { type ParticipantChange, SessionMovedOn, type Step, writeStep } from "./step-writer";
+import { createStepWriter, type ParticipantChange, SessionMovedOn, type Step } from "./step-writer";
 import { type SessionLimits, shouldStop } from "./stop-conditions";
 
 /** Consecutive failed turns (timeouts or exhausted retries) after which a participant is excluded. */
@@ -110,12 +111,18 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     return value;
   };
 
-  // Prepared once: read on every turn, so only the bind runs each time.
-  const providerById = db
+  const writeStep = createStepWriter(db);
+  // Read at the start of every turn: prepared once, and the turns starting in the same event-loop
+  // turn share one query.
+  const providersById = db
     .select()
     .from(providers)
-    .where(eq(providers.id, sql.placeholder("id")))
-    .prepare("turn_runner_provider_by_id");
+    .where(sql`${providers.id} = any(${sql.placeholder("ids")})`)
+    .prepare("turn_runner_providers_by_id");
+  const loadProvider = createBatcher<number, Provider | undefined>(async (ids) => {
+    const rows = await providersById.execute({ ids: [...new Set(ids)] });
+    return ids.map((id) => rows.find((row) => row.id === id));
+  });
 
   const publish = (event: DebateEvent) =>
     events
@@ -155,7 +162,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   /** Writes one step; updates the in-memory state only after the commit. */
   async function commit(state: RunState, step: Step): Promise<Message[]> {
     const firstIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
-    const written = await writeStep(db, state.session.id, firstIndex, step);
+    const written = await writeStep({ sessionId: state.session.id, firstIndex, step });
     state.session = {
       ...state.session,
       ...step.cursor,
@@ -432,8 +439,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   async function runTurn(state: RunState, speaker: SessionParticipant, signal: AbortSignal): Promise<void> {
     const texts = debateTexts(state.session.language);
     // Read each turn: a key, model or price edited in the admin applies from the next turn on.
-    const [provider] =
-      speaker.providerId === null ? [] : await providerById.execute({ id: speaker.providerId });
+    const [provider] = speaker.providerId === null ? [] : [await loadProvider(speaker.providerId)];
     if (!provider) {
       state.lastExclusionCause = "other";
       const step = await excludeStep(
