@@ -66,6 +66,13 @@ export function normalizeTopic(topic: string): string {
   return trimmed;
 }
 
+/** A malformed id is simply not found: never a database error leaking to a door. */
+function assertSessionId(sessionId: string) {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sessionId)) {
+    throw new DebateError("session_not_found", `Session ${sessionId} not found.`);
+  }
+}
+
 export function sumTotals(
   rows: readonly Pick<Message, "tokensIn" | "tokensOut" | "cachedTokens" | "cost">[],
 ): SessionTotals {
@@ -141,10 +148,7 @@ export function createDebateService(deps: {
   const { db, settings, events, waker, logger } = deps;
 
   const loadSession = async (sessionId: string): Promise<Session> => {
-    // A malformed id is simply not found: never a database error leaking to a door.
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sessionId)) {
-      throw new DebateError("session_not_found", `Session ${sessionId} not found.`);
-    }
+    assertSessionId(sessionId);
     const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
     if (!row) throw new DebateError("session_not_found", `Session ${sessionId} not found.`);
     return row;
@@ -220,17 +224,15 @@ export function createDebateService(deps: {
     },
 
     async startSession(sessionId) {
-      const session = await loadSession(sessionId);
-      if (session.status !== "created") {
-        throw new DebateError(
-          "invalid_state",
-          `Session is ${session.status}; only a created session can start.`,
-          {
-            status: session.status,
-          },
-        );
-      }
-      const current = await settings.getAll();
+      assertSessionId(sessionId);
+      const [current, participants] = await Promise.all([
+        settings.getAll(),
+        db
+          .select()
+          .from(sessionParticipants)
+          .where(eq(sessionParticipants.sessionId, sessionId))
+          .orderBy(asc(sessionParticipants.orderIndex)),
+      ]);
       const limits: SessionLimits = {
         turnTimeoutSec: current.TURN_TIMEOUT_SEC,
         sessionTimeoutSec: current.SESSION_TIMEOUT_SEC,
@@ -238,11 +240,6 @@ export function createDebateService(deps: {
         costLimitUsd: current.SESSION_COST_LIMIT_USD,
         contextTokenLimit: current.CONTEXT_TOKEN_LIMIT,
       };
-      const participants = await db
-        .select()
-        .from(sessionParticipants)
-        .where(eq(sessionParticipants.sessionId, sessionId))
-        .orderBy(asc(sessionParticipants.orderIndex));
       const first = participants.find((participant) => participant.status === "active");
       const [started] = await db
         .update(sessions)
@@ -255,7 +252,15 @@ export function createDebateService(deps: {
         })
         .where(and(eq(sessions.id, sessionId), eq(sessions.status, "created")))
         .returning();
-      if (!started) throw new DebateError("invalid_state", "Session was started or stopped meanwhile.");
+      if (!started) {
+        // Not a created session: say what it is (or that there is none).
+        const session = await loadSession(sessionId);
+        throw new DebateError(
+          "invalid_state",
+          `Session is ${session.status}; only a created session can start.`,
+          { status: session.status },
+        );
+      }
       await events.publish({
         type: "session-start",
         sessionId,

@@ -61,7 +61,7 @@ export function createScheduler(deps: {
   let pollAgain = false;
   let unsubscribeControl: (() => void) | undefined;
 
-  async function runLocally(sessionId: string, token: string) {
+  function runLocally(sessionId: string, token: string) {
     const controller = new AbortController();
     const heartbeat = setInterval(
       async () => {
@@ -119,15 +119,21 @@ export function createScheduler(deps: {
     const free = maxConcurrent - running.size;
     if (free <= 0) return;
     const due = await coordination.dueMembers(Date.now(), Math.min(free + running.size, 1000));
-    for (const sessionId of due) {
-      if (stopped || running.size >= maxConcurrent) break;
-      if (running.has(sessionId)) continue;
-      const token = await coordination.acquireLock(lockKey(sessionId), leaseMs);
-      if (!token) continue;
-      // If this process dies, the session becomes due again exactly when the lease lapses.
-      await coordination.markDue(sessionId, Date.now() + leaseMs);
-      await runLocally(sessionId, token);
-    }
+    const candidates = due.filter((sessionId) => !running.has(sessionId)).slice(0, free);
+    // Claimed side by side: after a restart or a burst of starts, hundreds of sessions are due at once.
+    await Promise.all(
+      candidates.map(async (sessionId) => {
+        const token = await coordination.acquireLock(lockKey(sessionId), leaseMs);
+        if (!token) return;
+        if (stopped) {
+          await coordination.releaseLock(lockKey(sessionId), token);
+          return;
+        }
+        // If this process dies, the session becomes due again exactly when the lease lapses.
+        await coordination.markDue(sessionId, Date.now() + leaseMs);
+        runLocally(sessionId, token);
+      }),
+    );
   }
 
   function schedulePoll(delay: number) {

@@ -129,23 +129,45 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       .publish(event)
       .catch((error: unknown) => logger.warn("event publish failed", { error, type: event.type }));
 
+  const sessionIdParam = sql.placeholder("sessionId");
+  const loadQueries = {
+    session: db.select().from(sessions).where(eq(sessions.id, sessionIdParam)).prepare("run_session"),
+    participants: db
+      .select()
+      .from(sessionParticipants)
+      .where(eq(sessionParticipants.sessionId, sessionIdParam))
+      .orderBy(asc(sessionParticipants.orderIndex))
+      .prepare("run_participants"),
+    messages: db
+      .select()
+      .from(messages)
+      .where(eq(messages.sessionId, sessionIdParam))
+      .orderBy(asc(messages.turnIndex))
+      .prepare("run_messages"),
+    personas: db
+      .select()
+      .from(personalities)
+      .where(
+        inArray(
+          personalities.id,
+          db
+            .select({ id: sessionParticipants.personalityId })
+            .from(sessionParticipants)
+            .where(eq(sessionParticipants.sessionId, sessionIdParam)),
+        ),
+      )
+      .prepare("run_personas"),
+  };
+
   async function load(sessionId: string): Promise<RunState | null> {
-    const [session] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
-    if (session?.status !== "running") return null;
-    const [participantRows, messageRows] = await Promise.all([
-      db
-        .select()
-        .from(sessionParticipants)
-        .where(eq(sessionParticipants.sessionId, sessionId))
-        .orderBy(asc(sessionParticipants.orderIndex)),
-      db.select().from(messages).where(eq(messages.sessionId, sessionId)).orderBy(asc(messages.turnIndex)),
+    // All four at once, prepared: a burst of starts (or a restart resuming every debate) loads hundreds.
+    const [[session], participantRows, messageRows, personaRows] = await Promise.all([
+      loadQueries.session.execute({ sessionId }),
+      loadQueries.participants.execute({ sessionId }),
+      loadQueries.messages.execute({ sessionId }),
+      loadQueries.personas.execute({ sessionId }),
     ]);
-    const personaIds = participantRows
-      .map((row) => row.personalityId)
-      .filter((id): id is number => id !== null);
-    const personaRows = personaIds.length
-      ? await db.select().from(personalities).where(inArray(personalities.id, personaIds))
-      : [];
+    if (session?.status !== "running") return null;
     return {
       session,
       limits: session.limits as unknown as SessionLimits,
