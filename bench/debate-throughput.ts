@@ -6,7 +6,7 @@
  * process that answers after a chosen latency. Every turn is committed to Postgres.
  *
  *   bun run bench [--debates 200] [--rounds 5] [--latency MS[,MS…]] [--coordination redis|memory]
- *                 [--pg-pool 10] [--jitter MS] [--warmup 20] [--context-limit TOKENS]
+ *                 [--pg-pool 10] [--jitter MS] [--ramp MS] [--warmup 20] [--context-limit TOKENS]
  *                 [--timeout SEC] [--cpu-prof DIR]
  *
  * Without --latency it runs 0 ms and 200 ms. Each latency runs in a fresh Bun process (so peak
@@ -46,6 +46,8 @@ interface Options {
   coordination: "redis" | "memory";
   pgPool: number;
   jitter: number;
+  /** Starts are spread evenly over this many ms; null: over one LLM latency. */
+  ramp: number | null;
   warmup: number;
   contextLimit: number | null;
   timeoutSec: number;
@@ -63,6 +65,7 @@ function parseOptions(argv: string[]): Options {
       coordination: { type: "string" },
       "pg-pool": { type: "string" },
       jitter: { type: "string" },
+      ramp: { type: "string" },
       warmup: { type: "string" },
       "context-limit": { type: "string" },
       timeout: { type: "string" },
@@ -75,7 +78,7 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     console.log(
       "usage: bun run bench [--debates N] [--rounds R] [--latency MS[,MS…]] [--coordination redis|memory]\n" +
-        "                     [--pg-pool N] [--jitter MS] [--warmup N] [--context-limit TOKENS] [--timeout SEC]\n" +
+        "                     [--pg-pool N] [--jitter MS] [--ramp MS] [--warmup N] [--context-limit TOKENS] [--timeout SEC]\n" +
         "                     [--cpu-prof DIR]",
     );
     process.exit(0);
@@ -102,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     coordination,
     pgPool: int("pg-pool", values["pg-pool"], 10, 1, 90),
     jitter: int("jitter", values.jitter, 0, 0, 600_000),
+    ramp: values.ramp === undefined ? null : int("ramp", values.ramp, 0, 0, 600_000),
     warmup: int("warmup", values.warmup, 20, 0, 10_000),
     contextLimit: values["context-limit"]
       ? int("context-limit", values["context-limit"], 6000, 1000, 1_000_000)
@@ -126,6 +130,7 @@ function scenarioArgs(options: Options, latency: number): string[] {
     String(options.pgPool),
     "--jitter",
     String(options.jitter),
+    ...(options.ramp === null ? [] : ["--ramp", String(options.ramp)]),
     "--warmup",
     String(options.warmup),
     "--timeout",
@@ -226,6 +231,8 @@ interface ScenarioResult {
   coordination: string;
   pgPool: number;
   jitterMs: number;
+  /** Starts spread evenly over this many ms. */
+  rampMs: number;
   warmupDebates: number;
   wallSec: number;
   finished: number;
@@ -652,8 +659,14 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
             }),
         ),
       );
+      // Users start debates at different moments: spread over one LLM latency, the debates run out
+      // of phase, as a steady load does. All at once (ramp 0), every turn of every debate lands in
+      // the same instant and waits behind the other 199 on the one JS thread.
+      const rampMs = options.ramp ?? latency;
       await Promise.all(
-        ids.map((id) => {
+        ids.map(async (id, index) => {
+          const delayMs = (rampMs * index) / ids.length;
+          if (delayMs > 0) await Bun.sleep(delayMs);
           startCalledAt.set(id, performance.now());
           return engine.debate.startSession(id);
         }),
@@ -683,7 +696,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     const baselineHeap = process.memoryUsage().heapUsed;
     let peakRss = baselineRss;
     const rssTimer = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
     }, 50);
     const loopLag: number[] = [];
     let lagExpected = performance.now() + 10;
@@ -722,7 +735,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     const fakeAfter = await fake.stats();
     clearInterval(rssTimer);
     clearTimeout(lagTimer);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
     Bun.gc(true);
     const afterGcRss = process.memoryUsage().rss;
     const afterGcHeap = process.memoryUsage().heapUsed;
@@ -821,6 +834,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       coordination: options.coordination,
       pgPool: options.pgPool,
       jitterMs: options.jitter,
+      rampMs: options.ramp ?? latency,
       warmupDebates: options.warmup,
       wallSec: wallMs / 1000,
       finished,
@@ -930,7 +944,8 @@ function report(result: ScenarioResult, showWindow = false): string {
   const dist = (summary: Summary) =>
     `p50 ${ms(summary.p50)} ms, p90 ${ms(summary.p90)} ms, p99 ${ms(summary.p99)} ms, max ${ms(summary.max)} ms`;
   lines.push(
-    `── LLM latency ${result.latencyMs} ms${result.jitterMs ? ` (+0–${result.jitterMs} ms jitter)` : ""} ──`,
+    `── LLM latency ${result.latencyMs} ms${result.jitterMs ? ` (+0–${result.jitterMs} ms jitter)` : ""}, ` +
+      `${result.rampMs > 0 ? `starts spread over ${result.rampMs} ms` : "all debates started at once"} ──`,
   );
   row(
     "run",

@@ -112,7 +112,7 @@ const fake = await startFakeOpenAiServer({
 // The fake records every request; the benchmark never reads them, so keep memory flat.
 const trim = setInterval(() => {
   fake.requests.length = 0;
-  stats.maxRssBytes = Math.max(stats.maxRssBytes, process.memoryUsage().rss);
+  stats.maxRssBytes = Math.max(stats.maxRssBytes, process.memoryUsage.rss());
 }, 200);
 
 let stopping = false;
@@ -129,7 +129,7 @@ function currentStats(): FakeLlmStats {
   const cpu = process.cpuUsage();
   stats.cpuUserMs = cpu.user / 1000;
   stats.cpuSystemMs = cpu.system / 1000;
-  stats.maxRssBytes = Math.max(stats.maxRssBytes, process.memoryUsage().rss);
+  stats.maxRssBytes = Math.max(stats.maxRssBytes, process.memoryUsage.rss());
   return { ...stats };
 }
 
