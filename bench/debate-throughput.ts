@@ -251,7 +251,6 @@ interface ScenarioResult {
    */
   overhead: Summary;
   /** Only turn-start published → turn-end published, minus the LLM HTTP time. */
-  overheadInTurn: Summary;
   /** Turn wall minus the adapter's latency_ms (1 ms resolution, SDK parsing counted as LLM time). */
   overheadByLatencyMs: Summary;
   turnWall: Summary;
@@ -442,7 +441,8 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     const firstTurnStart = new Map<string, number>();
     const lastTurnEnd = new Map<string, number>();
     const betweenTurns: number[] = [];
-    const llmCalls = new Map<string, { startedAt: number; lastAt: number }[]>();
+    /** Every LLM call of a debate, in the order they were made. */
+    const llmCalls = new Map<string, { startedAt: number; lastAt: number; summary: boolean }[]>();
     let unattributedLlmCalls = 0;
     interface TurnTiming {
       sessionId: string;
@@ -451,7 +451,6 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       cycleStart: number;
       start: number;
       end: number;
-      llmHttp: number;
     }
     const turnStarts = new Map<string, number>();
     const turns: TurnTiming[] = [];
@@ -484,15 +483,8 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
             cycleStart: lastTurnEnd.get(event.sessionId) ?? start,
             start,
             end: doneAt,
-            llmHttp: (llmCalls.get(event.sessionId) ?? []).reduce(
-              (sum, call) => sum + call.lastAt - call.startedAt,
-              0,
-            ),
           });
         }
-        // Calls belong to the turn that ends next: the engine does not wait for its own turn-start
-        // event, so a call may begin before that event reaches us.
-        llmCalls.set(event.sessionId, []);
         lastTurnEnd.set(event.sessionId, doneAt);
       }
     };
@@ -549,7 +541,8 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     // debate through the topic number in the request body. The SDK may stop reading at `[DONE]`
     // without draining the body, so the time of the last chunk seen is kept, not the end of the stream.
     const timedFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const call = { startedAt: performance.now(), lastAt: performance.now() };
+      const summary = typeof init?.body === "string" && init.body.includes('"You summarise');
+      const call = { startedAt: performance.now(), lastAt: performance.now(), summary };
       const number = typeof init?.body === "string" ? TOPIC_NUMBER.exec(init.body)?.[1] : undefined;
       const sessionId = number === undefined ? undefined : sessionByNumber.get(Number(number));
       if (sessionId === undefined) unattributedLlmCalls += 1;
@@ -786,19 +779,40 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     for (const text of texts) messageTokens(text);
     const tokenizerUsPerTurn = ((performance.now() - tokenizeStart) * 1000) / Math.max(1, modelRows.length);
 
+    // The k-th turn call of a debate made its k-th model turn (the next call starts before the
+    // previous turn's write lands, so calls are matched by order, not by time); a summary call
+    // counts towards the turn it was made for, the next one.
+    const llmHttpByTurn = new Map<string, number>();
+    const turnIndexes = Map.groupBy(
+      modelRows.toSorted((a, b) => a.turnIndex - b.turnIndex),
+      (row) => row.sessionId,
+    );
+    for (const [sessionId, calls] of llmCalls) {
+      const indexes = turnIndexes.get(sessionId) ?? [];
+      let carried = 0;
+      let turn = 0;
+      for (const call of calls) {
+        carried += call.lastAt - call.startedAt;
+        if (call.summary) continue;
+        const row = indexes[turn++];
+        if (row) llmHttpByTurn.set(`${sessionId}:${row.turnIndex}`, carried);
+        carried = 0;
+      }
+    }
+
     const turnCount = modelRows.length;
     const wallMs = t1 - t0;
     const overhead: number[] = [];
-    const overheadInTurn: number[] = [];
     const overheadByLatency: number[] = [];
     const walls: number[] = [];
     const http: number[] = [];
     for (const turn of turns) {
       const wall = turn.end - turn.cycleStart;
       walls.push(wall);
-      http.push(turn.llmHttp);
-      overhead.push(wall - turn.llmHttp);
-      overheadInTurn.push(turn.end - turn.start - turn.llmHttp);
+      const llmHttp = llmHttpByTurn.get(`${turn.sessionId}:${turn.turnIndex}`);
+      if (llmHttp === undefined) continue;
+      http.push(llmHttp);
+      overhead.push(wall - llmHttp);
       const latencyMs = latencyByTurn.get(`${turn.sessionId}:${turn.turnIndex}`);
       if (latencyMs !== undefined && latencyMs !== null) overheadByLatency.push(wall - latencyMs);
     }
@@ -845,7 +859,6 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       sustainedTurnsPerSec,
       window: { startEpochMs, endEpochMs },
       overhead: summarize(overhead),
-      overheadInTurn: summarize(overheadInTurn),
       overheadByLatencyMs: summarize(overheadByLatency),
       turnWall: summarize(walls),
       llmHttp: summarize(http),
@@ -961,7 +974,6 @@ function report(result: ScenarioResult, showWindow = false): string {
   );
   row("overhead per turn", `${dist(result.overhead)}  (turn wall − LLM HTTP time)`);
   row("  via latency_ms", `${dist(result.overheadByLatencyMs)}  (turn wall − adapter latency_ms)`);
-  row("  turn-start→turn-end", `${dist(result.overheadInTurn)}  (without the work before turn-start)`);
   row("turn wall", `${dist(result.turnWall)}  (previous turn-end → turn-end)`);
   row("LLM HTTP time", dist(result.llmHttp));
   row("adapter latency_ms", `p50 ${ms(result.llmLatencyMs.p50)} ms, p99 ${ms(result.llmLatencyMs.p99)} ms`);

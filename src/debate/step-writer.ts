@@ -89,11 +89,14 @@ with x as (
 select s.id as session_id, s.finished_at, m.id, m.turn_index, m.created_at
 from s left join m on m.session_id = s.id`;
 
-/** One session's step, numbered from `firstIndex`. */
+/** A message row as a step will store it, but for what the database assigns. */
+export type MessageDraft = Omit<Message, "id" | "createdAt">;
+
+/** One session's step and its message rows (made by {@link draftMessages}). */
 export interface StepWrite {
   sessionId: string;
-  firstIndex: number;
   step: Step;
+  drafts: MessageDraft[];
 }
 
 /** What a step wrote: the new message rows as stored, and `finishedAt` when the step ended the session. */
@@ -121,8 +124,8 @@ const isUniqueViolation = (error: unknown) => errorCode(error) === "23505";
 /** Postgres aborted the statement to break a lock cycle with another instance's statement. */
 const isDeadlock = (error: unknown) => errorCode(error) === "40P01";
 
-/** The message rows of a step as they will be stored, but for `id` and `createdAt`. */
-function draftsOf({ sessionId, firstIndex, step }: StepWrite): Omit<Message, "id" | "createdAt">[] {
+/** The message rows of `step` as they will be stored, numbered from `firstIndex`. */
+export function draftMessages(sessionId: string, firstIndex: number, step: Step): MessageDraft[] {
   return step.messages.map((message, offset) => ({
     sessionId,
     turnIndex: firstIndex + offset,
@@ -143,15 +146,14 @@ function draftsOf({ sessionId, firstIndex, step }: StepWrite): Omit<Message, "id
 
 /** Writes the steps of distinct sessions in one statement; a session no longer running gets {@link SessionMovedOn}. */
 async function writeSteps(db: Db, writes: StepWrite[]): Promise<(WrittenStep | SessionMovedOn)[]> {
-  const drafts = writes.map(draftsOf);
-  const payload = writes.map(({ sessionId, step }, index) => ({
+  const payload = writes.map(({ sessionId, step, drafts }) => ({
     session_id: sessionId,
     current_round: step.cursor?.currentRound ?? null,
     next_order_index: step.cursor?.nextOrderIndex ?? null,
     status: step.end?.status ?? null,
     stop_reason: step.end?.reason ?? null,
     stop_detail: step.end?.detail ?? null,
-    messages: drafts[index]!.map((draft) => ({
+    messages: drafts.map((draft) => ({
       turn_index: draft.turnIndex,
       round: draft.round,
       author_type: draft.authorType,
@@ -178,11 +180,11 @@ async function writeSteps(db: Db, writes: StepWrite[]): Promise<(WrittenStep | S
   }));
   const rows = await preparedRows<WrittenRow>(db, WRITE_STEPS, [JSON.stringify(payload)]);
   const bySession = Map.groupBy(rows, (row) => row.session_id);
-  return writes.map(({ sessionId }, index) => {
+  return writes.map(({ sessionId, drafts }) => {
     const sessionRows = bySession.get(sessionId);
     if (!sessionRows) return new SessionMovedOn();
     const stored = new Map(sessionRows.map((row) => [row.turn_index, row]));
-    const messages = drafts[index]!.map((draft): Message => {
+    const messages = drafts.map((draft): Message => {
       const row = stored.get(draft.turnIndex);
       if (!row?.id || !row.created_at) throw new Error(`message ${draft.turnIndex} was not written`);
       return { ...draft, id: Number(row.id), createdAt: asDate(row.created_at) };

@@ -30,7 +30,14 @@ import {
   promptTokensBound,
   turnCall,
 } from "./prompt";
-import { createStepWriter, type ParticipantChange, SessionMovedOn, type Step } from "./step-writer";
+import {
+  createStepWriter,
+  draftMessages,
+  type MessageDraft,
+  type ParticipantChange,
+  SessionMovedOn,
+  type Step,
+} from "./step-writer";
 import { type SessionLimits, shouldStop } from "./stop-conditions";
 
 /** Consecutive failed turns (timeouts or exhausted retries) after which a participant is excluded. */
@@ -80,7 +87,14 @@ interface RunState {
   session: Session;
   limits: SessionLimits;
   participants: SessionParticipant[];
-  messages: Message[];
+  /** Every message so far, including those of steps whose write has not landed yet. */
+  messages: MessageDraft[];
+  /** Settles once every step issued so far is written; rejects once one failed. */
+  writes: Promise<unknown>;
+  /** The previous turn's write and announcement, when the next turn did not wait for it. */
+  deferred: Promise<void> | null;
+  /** Aborted, with the error as reason, when a write the run did not wait for fails. */
+  writeFailed: AbortController;
   /** Tokens and cost of `messages`, kept up to date by each commit. */
   totals: SessionTotals;
   personas: Map<number, Personality>;
@@ -173,6 +187,9 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       limits: session.limits as unknown as SessionLimits,
       participants: participantRows,
       messages: messageRows,
+      writes: Promise.resolve(),
+      deferred: null,
+      writeFailed: new AbortController(),
       totals: sumTotals(messageRows),
       personas: new Map(personaRows.map((row) => [row.id, row])),
       systemPrompts: new Map(),
@@ -181,29 +198,33 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     };
   }
 
-  /** Writes one step; updates the in-memory state only after the commit. */
-  async function commit(state: RunState, step: Step): Promise<Message[]> {
+  /**
+   * Applies a step to the in-memory state at once and writes it after the steps issued before it;
+   * resolves with the rows as stored. When a write fails the run is over and a new run reloads from
+   * Postgres, so what was applied here is never seen outside this run (events wait for the write).
+   */
+  function commit(state: RunState, step: Step): Promise<Message[]> {
     const firstIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
-    const written = await writeStep({ sessionId: state.session.id, firstIndex, step });
+    const drafts = draftMessages(state.session.id, firstIndex, step);
     state.session = {
       ...state.session,
       ...step.cursor,
       ...(step.end
-        ? {
-            status: step.end.status,
-            stopReason: step.end.reason,
-            stopDetail: step.end.detail ?? null,
-            finishedAt: written.finishedAt,
-          }
+        ? { status: step.end.status, stopReason: step.end.reason, stopDetail: step.end.detail ?? null }
         : {}),
     };
-    state.messages.push(...written.messages);
-    state.totals = sumTotals([state.totals, ...written.messages]);
+    state.messages.push(...drafts);
+    state.totals = sumTotals([state.totals, ...drafts]);
     for (const change of step.participants ?? []) {
       const index = state.participants.findIndex((participant) => participant.id === change.id);
       if (index >= 0) state.participants[index] = { ...state.participants[index]!, ...change.set };
     }
-    return written.messages;
+    const written = state.writes.then(() => writeStep({ sessionId: state.session.id, step, drafts }));
+    state.writes = written;
+    return written.then((result) => {
+      if (step.end) state.session = { ...state.session, finishedAt: result.finishedAt };
+      return result.messages;
+    });
   }
 
   async function publishEnd(state: RunState) {
@@ -461,7 +482,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   async function runTurn(state: RunState, speaker: SessionParticipant, signal: AbortSignal): Promise<void> {
     const texts = debateTexts(state.session.language);
     // Read each turn: a key, model or price edited in the admin applies from the next turn on.
-    const [provider] = speaker.providerId === null ? [] : [await loadProvider(speaker.providerId)];
+    const provider = speaker.providerId === null ? undefined : await loadProvider(speaker.providerId);
     if (!provider) {
       state.lastExclusionCause = "other";
       const step = await excludeStep(
@@ -474,15 +495,26 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     }
     const model = modelFor(provider);
     const turnIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
-    // Not awaited: events go out in order on one connection, and the LLM call need not wait for Redis.
-    void publish({
+    // Not awaited: the LLM call need not wait for Redis. Events go out in order on one connection,
+    // and this turn's wait for the previous turn's (whose write may still be landing).
+    const turnStart: DebateEvent = {
       type: "turn-start",
       sessionId: state.session.id,
       round: state.session.currentRound,
       turnIndex,
       participantId: speaker.id,
       name: speaker.displayName,
-    });
+    };
+    let previousAnnounced = state.deferred === null;
+    if (state.deferred) {
+      state.deferred.then(
+        () => {
+          previousAnnounced = true;
+          void publish(turnStart);
+        },
+        () => {},
+      );
+    } else void publish(turnStart);
     const startedAt = state.session.startedAt?.getTime() ?? now();
     const sessionDeadline = startedAt + state.limits.sessionTimeoutSec * 1000;
     const turnDeadline = Math.min(now() + state.limits.turnTimeoutSec * 1000, sessionDeadline);
@@ -503,12 +535,12 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         },
         onDelta: (text) => {
           streamed += text;
-          if (deltaIntervalMs <= 0 || now() - lastDeltaAt < deltaIntervalMs) return;
+          if (!previousAnnounced || deltaIntervalMs <= 0 || now() - lastDeltaAt < deltaIntervalMs) return;
           lastDeltaAt = now();
           void publish({
             type: "turn-delta",
             sessionId: state.session.id,
-            turnIndex: (state.messages.at(-1)?.turnIndex ?? -1) + 1,
+            turnIndex,
             participantId: speaker.id,
             text: streamed,
           });
@@ -623,7 +655,50 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
           ? []
           : [{ id: speaker.id, set: { loopStrikes: strikes, consecutiveTimeouts: 0 } }],
     });
-    return commitAndAnnounce(state, step, speaker);
+    if (step.end) return commitAndAnnounce(state, step, speaker);
+    // The next turn does not wait for this write: it starts from the in-memory state, and is aborted
+    // if the write fails. Its events wait for this turn's announcement.
+    const announced = commitAndAnnounce(state, step, speaker);
+    state.deferred = announced;
+    announced.catch((error: unknown) => state.writeFailed.abort(error));
+  }
+
+  /** Runs turns until the session ends or `signal` aborts. */
+  async function runTurns(state: RunState, signal: AbortSignal): Promise<RunOutcome> {
+    while (!signal.aborted) {
+      const stillActive = active(state);
+      const reason = shouldStop({
+        now: now(),
+        startedAt: state.session.startedAt?.getTime() ?? now(),
+        limits: state.limits,
+        totals: state.totals,
+        activeParticipants: stillActive.length,
+      });
+      if (reason) {
+        const finalReason =
+          reason === "no_participants" && state.lastExclusionCause === "timeout" ? "turn_timeout" : reason;
+        await commitAndAnnounce(state, { messages: [], end: { status: "stopped", reason: finalReason } });
+        return "ended";
+      }
+      let speaker = stillActive.find((participant) => participant.orderIndex >= state.session.nextOrderIndex);
+      if (!speaker) {
+        // The scheduled speaker was excluded at the end of a round: the next round starts.
+        speaker = stillActive[0]!;
+        state.session = { ...state.session, currentRound: state.session.currentRound + 1 };
+      }
+      if (state.session.currentRound > state.session.maxRounds) {
+        const cursor = { currentRound: state.session.maxRounds, nextOrderIndex: 0 };
+        await commitAndAnnounce(state, {
+          messages: [],
+          cursor,
+          end: { status: "finished", reason: "max_rounds" },
+        });
+        return "ended";
+      }
+      await runTurn(state, speaker, signal);
+      if (state.session.status !== "running") return "ended";
+    }
+    return "aborted";
   }
 
   return {
@@ -631,49 +706,19 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     async run(sessionId: string, signal: AbortSignal): Promise<RunOutcome> {
       const state = await load(sessionId);
       if (!state) return "not-running";
+      // The turn in flight also stops when the write of the turn before it fails.
+      const runSignal = AbortSignal.any([signal, state.writeFailed.signal]);
       try {
-        while (!signal.aborted) {
-          const stillActive = active(state);
-          const reason = shouldStop({
-            now: now(),
-            startedAt: state.session.startedAt?.getTime() ?? now(),
-            limits: state.limits,
-            totals: state.totals,
-            activeParticipants: stillActive.length,
-          });
-          if (reason) {
-            const finalReason =
-              reason === "no_participants" && state.lastExclusionCause === "timeout"
-                ? "turn_timeout"
-                : reason;
-            await commitAndAnnounce(state, { messages: [], end: { status: "stopped", reason: finalReason } });
-            return "ended";
-          }
-          let speaker = stillActive.find(
-            (participant) => participant.orderIndex >= state.session.nextOrderIndex,
-          );
-          if (!speaker) {
-            // The scheduled speaker was excluded at the end of a round: the next round starts.
-            speaker = stillActive[0]!;
-            state.session = { ...state.session, currentRound: state.session.currentRound + 1 };
-          }
-          if (state.session.currentRound > state.session.maxRounds) {
-            const cursor = { currentRound: state.session.maxRounds, nextOrderIndex: 0 };
-            await commitAndAnnounce(state, {
-              messages: [],
-              cursor,
-              end: { status: "finished", reason: "max_rounds" },
-            });
-            return "ended";
-          }
-          await runTurn(state, speaker, signal);
-          if (state.session.status !== "running") return "ended";
-        }
-        return "aborted";
+        const outcome = await runTurns(state, runSignal);
+        // Every write has landed before the caller gives the session up.
+        await state.writes;
+        return outcome;
       } catch (error) {
-        if (error instanceof SessionMovedOn) return "not-running";
+        await state.writes.catch(() => {});
+        const cause = state.writeFailed.signal.aborted ? state.writeFailed.signal.reason : error;
+        if (cause instanceof SessionMovedOn) return "not-running";
         if (signal.aborted) return "aborted";
-        throw error;
+        throw cause;
       }
     },
   };

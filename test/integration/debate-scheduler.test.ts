@@ -264,8 +264,13 @@ describe("crash recovery", () => {
       const id = created.session.id;
       await survivor.debate.startSession(id);
       await fakeLlm.waitForRequests(3, 5000);
-      // Two turns are committed by the worker and the third is in flight.
-      expect(modelTurns((await survivor.debate.getSession(id)).messages)).toHaveLength(2);
+      // The third turn is in flight; the second one's write may still be landing, as the next
+      // turn does not wait for it. Kill once both are committed.
+      await waitUntil(
+        async () => modelTurns((await survivor.debate.getSession(id)).messages).length === 2,
+        5000,
+        "two committed turns",
+      );
       worker.kill("SIGKILL");
       const killedAt = Date.now();
       await worker.exited;

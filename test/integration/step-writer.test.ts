@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { messages, sessionParticipants, sessions } from "../../src/db/schema";
-import { createStepWriter, SessionMovedOn, type Step } from "../../src/debate/step-writer";
+import { createStepWriter, draftMessages, SessionMovedOn, type Step } from "../../src/debate/step-writer";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-db";
 
 let testDatabase: TestDatabase;
@@ -46,6 +46,13 @@ const turn = (participantId: number, content: string): Step => ({
   cursor: { currentRound: 1, nextOrderIndex: 1 },
 });
 
+/** A step with its first message at turn index 0. */
+const at = (sessionId: string, step: Step) => ({
+  sessionId,
+  step,
+  drafts: draftMessages(sessionId, 0, step),
+});
+
 const rowsOf = (sessionId: string) =>
   db().select().from(messages).where(eq(messages.sessionId, sessionId)).orderBy(asc(messages.turnIndex));
 
@@ -55,8 +62,8 @@ describe("step writer", () => {
     const b = await runningSession("batch b");
     const write = createStepWriter(db());
     const [writtenA, writtenB] = await Promise.all([
-      write({ sessionId: a.session.id, firstIndex: 0, step: turn(a.participants[0]!.id, "from a") }),
-      write({ sessionId: b.session.id, firstIndex: 0, step: turn(b.participants[0]!.id, "from b") }),
+      write(at(a.session.id, turn(a.participants[0]!.id, "from a"))),
+      write(at(b.session.id, turn(b.participants[0]!.id, "from b"))),
     ]);
     expect(await rowsOf(a.session.id)).toEqual(writtenA.messages);
     expect(await rowsOf(b.session.id)).toEqual(writtenB.messages);
@@ -79,14 +86,10 @@ describe("step writer", () => {
     const b = await runningSession("conflict b");
     const write = createStepWriter(db());
     // Another holder already wrote b's turn 0.
-    await write({
-      sessionId: b.session.id,
-      firstIndex: 0,
-      step: turn(b.participants[0]!.id, "first holder"),
-    });
+    await write(at(b.session.id, turn(b.participants[0]!.id, "first holder")));
     const [outcomeA, outcomeB] = await Promise.allSettled([
-      write({ sessionId: a.session.id, firstIndex: 0, step: turn(a.participants[0]!.id, "only a") }),
-      write({ sessionId: b.session.id, firstIndex: 0, step: turn(b.participants[0]!.id, "stale holder") }),
+      write(at(a.session.id, turn(a.participants[0]!.id, "only a"))),
+      write(at(b.session.id, turn(b.participants[0]!.id, "stale holder"))),
     ]);
     expect(outcomeA.status).toBe("fulfilled");
     expect(outcomeB.status === "rejected" && outcomeB.reason).toBeInstanceOf(SessionMovedOn);
@@ -112,12 +115,8 @@ describe("step writer", () => {
       end: { status: "stopped", reason: "no_participants" },
     };
     const [outcomeStopped, outcomeEnding] = await Promise.allSettled([
-      write({
-        sessionId: stopped.session.id,
-        firstIndex: 0,
-        step: turn(stopped.participants[0]!.id, "late"),
-      }),
-      write({ sessionId: ending.session.id, firstIndex: 0, step: excludeB }),
+      write(at(stopped.session.id, turn(stopped.participants[0]!.id, "late"))),
+      write(at(ending.session.id, excludeB)),
     ]);
     expect(outcomeStopped.status === "rejected" && outcomeStopped.reason).toBeInstanceOf(SessionMovedOn);
     expect(await rowsOf(stopped.session.id)).toHaveLength(0);
