@@ -6,6 +6,7 @@ import type { SettingsService } from "../settings/settings-service";
 import { createDebateEventBus, type DebateEventBus } from "./debate-events";
 import { createDebateService, type DebateService } from "./debate-service";
 import { type ChatModelOptions, createModelFactory } from "./model-factory";
+import { createProviderCache } from "./provider-cache";
 import { createScheduler, type Scheduler, type SchedulerOptions } from "./scheduler";
 import { createTurnRunner } from "./turn-runner";
 
@@ -31,9 +32,11 @@ export function createDebateEngine(deps: {
 }): DebateEngine {
   const logger = deps.logger.child({ component: "debate" });
   const events = createDebateEventBus({ coordination: deps.coordination, logger });
+  const providers = createProviderCache(deps.db);
   const runner = createTurnRunner({
     db: deps.db,
     events,
+    providers,
     logger,
     modelFor: createModelFactory({ secretBox: deps.secretBox, options: deps.models }),
     deltaIntervalMs: deps.deltaIntervalMs,
@@ -60,10 +63,12 @@ export function createDebateEngine(deps: {
     scheduler,
     async start() {
       await events.start();
+      await providers.start();
       await scheduler.start();
     },
     async stop() {
       await scheduler.stop();
+      await providers.stop();
       await events.stop();
     },
   };

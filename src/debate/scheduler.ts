@@ -55,7 +55,7 @@ export function createScheduler(deps: {
   const maxRunFailures = deps.options?.maxRunFailures ?? 5;
   const failures = new Map<string, number>();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelPoll: (() => void) | undefined;
   let stopped = true;
   let polling: Promise<void> | null = null;
   let pollAgain = false;
@@ -142,8 +142,9 @@ export function createScheduler(deps: {
       pollAgain = true;
       return;
     }
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+    cancelPoll?.();
+    const poll = () => {
+      cancelPoll = undefined;
       polling = pollOnce()
         .catch((error: unknown) => logger.warn("scheduler poll failed", { error }))
         .finally(() => {
@@ -152,7 +153,16 @@ export function createScheduler(deps: {
           pollAgain = false;
           schedulePoll(again ? 0 : pollMs);
         });
-    }, delay);
+    };
+    // A wake-up goes out on the next turn of the event loop: under a steady stream of I/O, Bun
+    // runs timers late (hundreds of ms at 0 ms LLM latency), and a started debate would wait.
+    if (delay === 0) {
+      const immediate = setImmediate(poll);
+      cancelPoll = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(poll, delay);
+      cancelPoll = () => clearTimeout(timer);
+    }
   }
 
   return {
@@ -174,7 +184,7 @@ export function createScheduler(deps: {
     },
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      cancelPoll?.();
       unsubscribeControl?.();
       await polling;
       const runs = [...running.entries()];

@@ -1,11 +1,10 @@
-import { asc, eq, inArray, sql } from "drizzle-orm";
+import { asc, inArray, sql } from "drizzle-orm";
 import {
   type Message,
   messages,
   type Personality,
   type Provider,
   personalities,
-  providers,
   type Session,
   type SessionParticipant,
   sessionParticipants,
@@ -30,6 +29,7 @@ import {
   promptTokensBound,
   turnCall,
 } from "./prompt";
+import type { ProviderSource } from "./provider-cache";
 import {
   createStepWriter,
   draftMessages,
@@ -51,6 +51,8 @@ export interface TurnRunnerDeps {
   db: Db;
   events: DebateEventBus;
   logger: Logger;
+  /** Provider rows as they are now: a key, model or price edited in the admin applies from the next turn. */
+  providers: ProviderSource;
   /** The chat model for a provider row (decrypts its key; cached by the caller). */
   modelFor: (provider: Provider) => ChatModel;
   now?: () => number;
@@ -126,36 +128,30 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   };
 
   const writeStep = createStepWriter(db);
-  // Read at the start of every turn: prepared once, and the turns starting in the same event-loop
-  // turn share one query.
-  const providersById = db
-    .select()
-    .from(providers)
-    .where(sql`${providers.id} = any(${sql.placeholder("ids")})`)
-    .prepare("turn_runner_providers_by_id");
-  const loadProvider = createBatcher<number, Provider | undefined>(async (ids) => {
-    const rows = await providersById.execute({ ids: [...new Set(ids)] });
-    return ids.map((id) => rows.find((row) => row.id === id));
-  });
-
   const publish = (event: DebateEvent) =>
     events
       .publish(event)
       .catch((error: unknown) => logger.warn("event publish failed", { error, type: event.type }));
 
-  const sessionIdParam = sql.placeholder("sessionId");
+  // Runs start in bursts (a wave of starts, or a restart resuming every debate): the runs starting
+  // in the same event-loop turn load together, four prepared queries for all of them.
+  const idsParam = sql.placeholder("ids");
   const loadQueries = {
-    session: db.select().from(sessions).where(eq(sessions.id, sessionIdParam)).prepare("run_session"),
+    sessions: db
+      .select()
+      .from(sessions)
+      .where(sql`${sessions.id} = any(${idsParam})`)
+      .prepare("run_sessions"),
     participants: db
       .select()
       .from(sessionParticipants)
-      .where(eq(sessionParticipants.sessionId, sessionIdParam))
+      .where(sql`${sessionParticipants.sessionId} = any(${idsParam})`)
       .orderBy(asc(sessionParticipants.orderIndex))
       .prepare("run_participants"),
     messages: db
       .select()
       .from(messages)
-      .where(eq(messages.sessionId, sessionIdParam))
+      .where(sql`${messages.sessionId} = any(${idsParam})`)
       .orderBy(asc(messages.turnIndex))
       .prepare("run_messages"),
     personas: db
@@ -167,20 +163,36 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
           db
             .select({ id: sessionParticipants.personalityId })
             .from(sessionParticipants)
-            .where(eq(sessionParticipants.sessionId, sessionIdParam)),
+            .where(sql`${sessionParticipants.sessionId} = any(${idsParam})`),
         ),
       )
       .prepare("run_personas"),
   };
+  const loadRows = createBatcher(async (sessionIds: string[]) => {
+    const ids = [...new Set(sessionIds)];
+    const [sessionRows, participantRows, messageRows, personaRows] = await Promise.all([
+      loadQueries.sessions.execute({ ids }),
+      loadQueries.participants.execute({ ids }),
+      loadQueries.messages.execute({ ids }),
+      loadQueries.personas.execute({ ids }),
+    ]);
+    const participantsOf = Map.groupBy(participantRows, (row) => row.sessionId);
+    const messagesOf = Map.groupBy(messageRows, (row) => row.sessionId);
+    return sessionIds.map((id) => ({
+      session: sessionRows.find((row) => row.id === id),
+      participants: participantsOf.get(id) ?? [],
+      messages: messagesOf.get(id) ?? [],
+      personas: personaRows,
+    }));
+  });
 
   async function load(sessionId: string): Promise<RunState | null> {
-    // All four at once, prepared: a burst of starts (or a restart resuming every debate) loads hundreds.
-    const [[session], participantRows, messageRows, personaRows] = await Promise.all([
-      loadQueries.session.execute({ sessionId }),
-      loadQueries.participants.execute({ sessionId }),
-      loadQueries.messages.execute({ sessionId }),
-      loadQueries.personas.execute({ sessionId }),
-    ]);
+    const {
+      session,
+      participants: participantRows,
+      messages: messageRows,
+      personas: personaRows,
+    } = await loadRows(sessionId);
     if (session?.status !== "running") return null;
     return {
       session,
@@ -191,6 +203,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       deferred: null,
       writeFailed: new AbortController(),
       totals: sumTotals(messageRows),
+      // Every persona of the batch: only this session's participants' are ever looked up.
       personas: new Map(personaRows.map((row) => [row.id, row])),
       systemPrompts: new Map(),
       shingles: new Map(),
@@ -482,7 +495,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   async function runTurn(state: RunState, speaker: SessionParticipant, signal: AbortSignal): Promise<void> {
     const texts = debateTexts(state.session.language);
     // Read each turn: a key, model or price edited in the admin applies from the next turn on.
-    const provider = speaker.providerId === null ? undefined : await loadProvider(speaker.providerId);
+    const provider = speaker.providerId === null ? undefined : await deps.providers.get(speaker.providerId);
     if (!provider) {
       state.lastExclusionCause = "other";
       const step = await excludeStep(

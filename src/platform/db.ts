@@ -46,6 +46,21 @@ export async function preparedRows<T>(db: Db, text: string, params: readonly unk
   return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as T[];
 }
 
+/**
+ * Calls `onChange` on every NOTIFY on `channel` (Postgres LISTEN, on either driver), and also each
+ * time the listening connection is (re)established: notifications sent while it was down are lost,
+ * so a listener must assume anything changed. Resolves once listening; the result stops it.
+ */
+export async function listen(db: Db, channel: string, onChange: () => void): Promise<() => Promise<void>> {
+  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  if (client instanceof PGlite) {
+    const unlisten = await client.listen(channel, onChange);
+    return () => unlisten();
+  }
+  const { unlisten } = await client.listen(channel, onChange, onChange);
+  return unlisten;
+}
+
 export const migrationsFolder = fileURLToPath(new URL("../../migrations", import.meta.url));
 
 /** Arbitrary constant naming the migration advisory lock ("rt-migr"). */

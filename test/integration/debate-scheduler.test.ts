@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createModelFactory } from "../../src/debate/model-factory";
+import { createProviderCache } from "../../src/debate/provider-cache";
 import { createTurnRunner } from "../../src/debate/turn-runner";
 import { expectContiguousTurns, modelTurns, startDebate, waitUntil } from "../helpers/debate-test-utils";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
@@ -143,6 +144,8 @@ describe("two engines on one database and Redis", () => {
           db: idle.db,
           events: idle.events,
           logger: idle.logger,
+          // Not started: without notifications the cache reads every turn, as a runner needs here.
+          providers: createProviderCache(idle.db),
           modelFor: createModelFactory({ secretBox: idle.secretBox }),
           deltaIntervalMs: 0,
         });
