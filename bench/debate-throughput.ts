@@ -256,7 +256,8 @@ interface ScenarioResult {
   turnWall: Summary;
   llmHttp: Summary;
   llmLatencyMs: Summary;
-  betweenTurns: Summary;
+  /** From the end of one LLM call of a debate to the start of its next: time spent on neither. */
+  betweenCalls: Summary;
   pickup: Summary;
   rss: {
     baselineMb: number;
@@ -439,16 +440,12 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     const endWaiters = new Map<string, () => void>();
     const startCalledAt = new Map<string, number>();
     const firstTurnStart = new Map<string, number>();
-    const lastTurnEnd = new Map<string, number>();
-    const betweenTurns: number[] = [];
     /** Every LLM call of a debate, in the order they were made. */
     const llmCalls = new Map<string, { startedAt: number; lastAt: number; summary: boolean }[]>();
     let unattributedLlmCalls = 0;
     interface TurnTiming {
       sessionId: string;
       turnIndex: number;
-      /** When the previous turn of the debate ended (or this one started, for a first turn). */
-      cycleStart: number;
       start: number;
       end: number;
     }
@@ -472,20 +469,16 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       if (event.type === "turn-start") {
         turnStarts.set(key, calledAt);
         if (!firstTurnStart.has(event.sessionId)) firstTurnStart.set(event.sessionId, calledAt);
-        const previous = lastTurnEnd.get(event.sessionId);
-        if (previous !== undefined) betweenTurns.push(calledAt - previous);
       } else if (event.type === "turn-end") {
         const start = turnStarts.get(key);
         if (start !== undefined) {
           turns.push({
             sessionId: event.sessionId,
             turnIndex: event.turnIndex ?? -1,
-            cycleStart: lastTurnEnd.get(event.sessionId) ?? start,
             start,
             end: doneAt,
           });
         }
-        lastTurnEnd.set(event.sessionId, doneAt);
       }
     };
 
@@ -782,22 +775,28 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     // The k-th turn call of a debate made its k-th model turn (the next call starts before the
     // previous turn's write lands, so calls are matched by order, not by time); a summary call
     // counts towards the turn it was made for, the next one.
-    const llmHttpByTurn = new Map<string, number>();
+    const llmByTurn = new Map<string, { http: number; firstStart: number; lastEnd: number }>();
+    const betweenCalls: number[] = [];
     const turnIndexes = Map.groupBy(
       modelRows.toSorted((a, b) => a.turnIndex - b.turnIndex),
       (row) => row.sessionId,
     );
     for (const [sessionId, calls] of llmCalls) {
       const indexes = turnIndexes.get(sessionId) ?? [];
-      let carried = 0;
+      let http = 0;
+      let firstStart: number | null = null;
       let turn = 0;
-      for (const call of calls) {
-        carried += call.lastAt - call.startedAt;
-        if (call.summary) continue;
+      calls.forEach((call, index) => {
+        if (index > 0 && measured.has(sessionId))
+          betweenCalls.push(call.startedAt - calls[index - 1]!.lastAt);
+        http += call.lastAt - call.startedAt;
+        firstStart ??= call.startedAt;
+        if (call.summary) return;
         const row = indexes[turn++];
-        if (row) llmHttpByTurn.set(`${sessionId}:${row.turnIndex}`, carried);
-        carried = 0;
-      }
+        if (row) llmByTurn.set(`${sessionId}:${row.turnIndex}`, { http, firstStart, lastEnd: call.lastAt });
+        http = 0;
+        firstStart = null;
+      });
     }
 
     const turnCount = modelRows.length;
@@ -806,13 +805,18 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     const overheadByLatency: number[] = [];
     const walls: number[] = [];
     const http: number[] = [];
-    for (const turn of turns) {
-      const wall = turn.end - turn.cycleStart;
+    // A turn lasts from the end of the previous turn's LLM call (the first turn: from its turn-start)
+    // to its turn-end event; the next turn's call starts while this one's write is still landing.
+    const previousCallEnd = new Map<string, number>();
+    for (const turn of turns.toSorted((a, b) => a.turnIndex - b.turnIndex)) {
+      const key = `${turn.sessionId}:${turn.turnIndex}`;
+      const llm = llmByTurn.get(key);
+      if (llm === undefined) continue;
+      const wall = turn.end - (previousCallEnd.get(turn.sessionId) ?? turn.start);
+      previousCallEnd.set(turn.sessionId, llm.lastEnd);
       walls.push(wall);
-      const llmHttp = llmHttpByTurn.get(`${turn.sessionId}:${turn.turnIndex}`);
-      if (llmHttp === undefined) continue;
-      http.push(llmHttp);
-      overhead.push(wall - llmHttp);
+      http.push(llm.http);
+      overhead.push(wall - llm.http);
       const latencyMs = latencyByTurn.get(`${turn.sessionId}:${turn.turnIndex}`);
       if (latencyMs !== undefined && latencyMs !== null) overheadByLatency.push(wall - latencyMs);
     }
@@ -863,7 +867,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       turnWall: summarize(walls),
       llmHttp: summarize(http),
       llmLatencyMs: summarize(modelRows.map((row) => row.latencyMs ?? 0)),
-      betweenTurns: summarize(betweenTurns),
+      betweenCalls: summarize(betweenCalls),
       pickup: summarize(pickup),
       rss: {
         baselineMb: baselineRss / 2 ** 20,
@@ -974,10 +978,10 @@ function report(result: ScenarioResult, showWindow = false): string {
   );
   row("overhead per turn", `${dist(result.overhead)}  (turn wall − LLM HTTP time)`);
   row("  via latency_ms", `${dist(result.overheadByLatencyMs)}  (turn wall − adapter latency_ms)`);
-  row("turn wall", `${dist(result.turnWall)}  (previous turn-end → turn-end)`);
+  row("turn wall", `${dist(result.turnWall)}  (previous turn's LLM call ends → turn-end event)`);
   row("LLM HTTP time", dist(result.llmHttp));
   row("adapter latency_ms", `p50 ${ms(result.llmLatencyMs.p50)} ms, p99 ${ms(result.llmLatencyMs.p99)} ms`);
-  row("between turns", dist(result.betweenTurns));
+  row("between LLM calls", `${dist(result.betweenCalls)}  (one call's last chunk → the next call)`);
   row("start → first turn", dist(result.pickup));
   row(
     "peak RSS",

@@ -669,6 +669,9 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
           : [{ id: speaker.id, set: { loopStrikes: strikes, consecutiveTimeouts: 0 } }],
     });
     if (step.end) return commitAndAnnounce(state, step, speaker);
+    // At most one turn ahead of the database: the previous turn's write has landed before this one's
+    // goes out (normally long ago, during this turn's call), so a crash loses at most two turns' work.
+    await state.deferred;
     // The next turn does not wait for this write: it starts from the in-memory state, and is aborted
     // if the write fails. Its events wait for this turn's announcement.
     const announced = commitAndAnnounce(state, step, speaker);
