@@ -1,5 +1,5 @@
-import { countTokens, decode, encode } from "gpt-tokenizer";
 import type { ChatMessage } from "../llm/chat-model";
+import { countTextTokens, decodeTokens, encodeText } from "../llm/tokenizer";
 
 /** A participant as the prompt sees it. */
 export interface PromptParticipant {
@@ -20,12 +20,6 @@ export interface PromptTurn {
 
 /** Rough per-message overhead of the chat format, in tokens. */
 const MESSAGE_OVERHEAD = 4;
-
-/**
- * Topics and answers are untrusted text: a special-token look-alike (`<|endoftext|>`) in them is
- * plain text, where gpt-tokenizer's default would throw and fail every later turn of the debate.
- */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 /**
  * The system prompt of one participant. It depends only on what is fixed for the whole session
@@ -97,7 +91,7 @@ export function turnCall(name: string, round: number, maxRounds: number): string
 
 /** Estimated prompt tokens of one message (content plus chat-format overhead). */
 export function messageTokens(content: string): number {
-  return countTokens(content, PLAIN_TEXT) + MESSAGE_OVERHEAD;
+  return countTextTokens(content) + MESSAGE_OVERHEAD;
 }
 
 /**
@@ -111,7 +105,7 @@ export function promptTokensBound(messages: readonly ChatMessage[]): number {
 /** Cuts `text` to at most `maxTokens` tokens, marking the cut. */
 export function truncateToTokens(text: string, maxTokens: number): string {
   if (maxTokens <= 0) return "";
-  const tokens = encode(text, PLAIN_TEXT);
+  const tokens = encodeText(text);
   if (tokens.length <= maxTokens) return text;
-  return `${decode(tokens.slice(0, Math.max(0, maxTokens - 2)))}…`;
+  return `${decodeTokens(tokens.slice(0, Math.max(0, maxTokens - 2)))}…`;
 }

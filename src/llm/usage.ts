@@ -3,8 +3,8 @@
  * ever sees {@link TokenUsage}. Pure functions, the provider's raw value is kept.
  */
 
-import { countTokens } from "gpt-tokenizer";
 import type { ChatMessage, TokenUsage } from "./chat-model";
+import { countTextTokens } from "./tokenizer";
 
 /**
  * Per-message framing overhead in the chat format (role markers and separators),
@@ -13,9 +13,6 @@ import type { ChatMessage, TokenUsage } from "./chat-model";
  */
 const TOKENS_PER_MESSAGE = 3;
 const TOKENS_PER_REPLY = 3;
-
-/** Treat special-token look-alikes (`<|endoftext|>`) in model or user text as plain text instead of throwing. */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 function toCount(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
@@ -54,11 +51,6 @@ export function normalizeUsage(raw: unknown): TokenUsage | null {
   // DeepSeek's own field wins when both are present: it is what DeepSeek bills.
   const cached = Math.min(cacheHit ?? cachedDetail ?? 0, inputTokens);
   return { input: inputTokens, cachedInput: cached, output: completionTokens ?? 0, estimated: false, raw };
-}
-
-/** Counts tokens of plain text with the o200k tokenizer (special tokens read as text). */
-export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
 }
 
 /** Estimates the prompt tokens of a message list, chat framing included. */
