@@ -290,7 +290,8 @@ interface ScenarioResult {
     cores: number;
   };
   profile: {
-    transactionsPerTurn: number;
+    /** Step statements per turn (each carries the steps of the debates that wrote together). */
+    stepStatementsPerTurn: number;
     tx: Record<string, Summary>;
     coordination: Record<string, Summary>;
     events: Record<string, number>;
@@ -505,29 +506,20 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       };
     }
 
-    // Time every transaction: waiting for a connection + BEGIN, the body, COMMIT.
-    const originalTransaction = db.transaction.bind(db);
-    (db as unknown as { transaction: unknown }).transaction = (
-      body: Parameters<Db["transaction"]>[0],
-      config?: Parameters<Db["transaction"]>[1],
-    ) => {
-      const calledAt = performance.now();
-      let bodyAt = calledAt;
-      let bodyDoneAt = calledAt;
-      return originalTransaction(async (handle) => {
-        bodyAt = performance.now();
-        try {
-          return await body(handle);
-        } finally {
-          bodyDoneAt = performance.now();
-        }
-      }, config).finally(() => {
-        const doneAt = performance.now();
-        tx.add("acquire+BEGIN", bodyAt - calledAt);
-        tx.add("body", bodyDoneAt - bodyAt);
-        tx.add("COMMIT", doneAt - bodyDoneAt);
-        tx.add("total", doneAt - calledAt);
-      });
+    // Time every step statement (the turn writes of the debates that finished a turn together) and
+    // count them; they go through postgres.js' \`unsafe\` as prepared statements.
+    const client = (db as unknown as { $client: postgres.Sql }).$client;
+    const originalUnsafe = client.unsafe.bind(client);
+    (client as unknown as { unsafe: unknown }).unsafe = (...args: Parameters<postgres.Sql["unsafe"]>) => {
+      const query = originalUnsafe(...args);
+      if (tx.on && args[0].includes("jsonb_to_recordset($1")) {
+        const calledAt = performance.now();
+        query.then(
+          () => tx.add("statement", performance.now() - calledAt),
+          () => {},
+        );
+      }
+      return query;
     };
 
     // LLM HTTP time per call (request sent → last chunk of the stream received), attributed to its
@@ -843,7 +835,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       );
     }
     const perTurn = (value: number | null) => (value === null ? null : value / Math.max(1, turnCount));
-    const transactions = tx.samples.get("total")?.length ?? 0;
+    const statements = tx.samples.get("statement")?.length ?? 0;
 
     const result: ScenarioResult = {
       latencyMs: latency,
@@ -908,7 +900,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
         cores,
       },
       profile: {
-        transactionsPerTurn: transactions / Math.max(1, turnCount),
+        stepStatementsPerTurn: statements / Math.max(1, turnCount),
         tx: tx.summaries(),
         coordination: ops.summaries(),
         events: Object.fromEntries(eventCounts),
@@ -1020,9 +1012,9 @@ function report(result: ScenarioResult, showWindow = false): string {
   const brief = (summary: Summary | undefined) =>
     summary ? `p50 ${ms(summary.p50)} / p99 ${ms(summary.p99)} ms` : "n/a";
   row(
-    "  Postgres transaction",
-    `${result.profile.transactionsPerTurn.toFixed(2)}/turn: total ${brief(tx.total)} = pool wait+BEGIN ${brief(tx["acquire+BEGIN"])}` +
-      ` + body ${brief(tx.body)} + COMMIT ${brief(tx.COMMIT)}`,
+    "  Postgres step writes",
+    `${result.profile.stepStatementsPerTurn.toFixed(2)} statements/turn (≈ ${(1 / Math.max(0.001, result.profile.stepStatementsPerTurn)).toFixed(0)} ` +
+      `turns each), ${brief(tx.statement)} (one statement, no BEGIN/COMMIT)`,
   );
   const turnsCount = Math.max(1, result.turns);
   for (const [name, summary] of Object.entries(result.profile.coordination).sort(
