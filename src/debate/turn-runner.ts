@@ -108,8 +108,10 @@ interface RunState {
 
 /**
  * Runs a session's turns until it ends, `signal` aborts (stop requested, lease lost, shutdown),
- * or the session is no longer running. Each turn is one transaction guarded by
- * `status = 'running'` and the unique `(session_id, turn_index)`: a turn is written exactly once.
+ * or the session is no longer running. Each step is one statement guarded by `status = 'running'`
+ * and the unique `(session_id, turn_index)`: a turn is written exactly once. The next speaker's call
+ * starts while the previous turn's write lands (at most one write in flight); if it fails, the call
+ * is aborted and the run ends, and a new run reloads from Postgres.
  */
 export function createTurnRunner(deps: TurnRunnerDeps) {
   const { db, events, logger, modelFor } = deps;

@@ -8,6 +8,7 @@ import {
   runtimeSettingKeys,
 } from "../config";
 import { settings } from "../db/schema";
+import { createBatcher } from "../platform/batcher";
 import type { Db } from "../platform/db";
 
 /** One invalid setting in an update: the key and a message safe to show. */
@@ -64,7 +65,9 @@ export function createSettingsService(deps: {
   audit: AuditLogService;
 }): SettingsService {
   const { db, defaults, audit } = deps;
-  const getAll = async (): Promise<RuntimeSettings> => {
+  // Every debate start reads the settings: the reads asked for in the same event-loop turn (a burst
+  // of starts) share one query, made after all of them were asked, so none sees an older value.
+  const read = createBatcher<void, RuntimeSettings>(async (callers) => {
     const rows = await db.select().from(settings).where(inArray(settings.key, runtimeSettingKeys));
     const result = { ...defaults } as Record<RuntimeSettingKey, unknown>;
     for (const row of rows) {
@@ -75,8 +78,9 @@ export function createSettingsService(deps: {
         // A stored value that no longer validates (rules tightened) falls back to the default.
       }
     }
-    return result as unknown as RuntimeSettings;
-  };
+    return callers.map(() => ({ ...result }) as unknown as RuntimeSettings);
+  });
+  const getAll = () => read();
   return {
     getAll,
     async update(changes, actor) {
