@@ -555,7 +555,8 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
           void publish({
             type: "turn-delta",
             sessionId: state.session.id,
-            turnIndex,
+            // After a summary row, if this turn made one.
+            turnIndex: (state.messages.at(-1)?.turnIndex ?? -1) + 1,
             participantId: speaker.id,
             text: streamed,
           });
