@@ -58,21 +58,27 @@ export function buildSummaryRequest(input: {
 }
 
 /**
- * Last line of defence: trims a prompt until its estimate is within `limit`, oldest history first,
- * then long contents. The system prompt and the final call to speak are kept whole.
+ * Last line of defence: trims a prompt until its estimate is within `limit`. The first `leading`
+ * messages are the system prompt, the topic and, when present, the summary or the note about
+ * omitted turns; they stand for everything older, so the oldest turns go first, then the summary or
+ * note, then long contents are shortened. The system prompt and the final call to speak stay whole.
  */
 export function fitMessages(
   messages: ChatMessage[],
   limit: number,
   tokensOf: (message: ChatMessage) => number,
+  leading = 2,
 ): ChatMessage[] {
   const result = [...messages];
   let total = result.reduce((sum, message) => sum + tokensOf(message), 0);
-  // Drop whole history messages (index 2.. up to the last one) from the oldest.
-  while (total > limit && result.length > 3) {
-    const [removed] = result.splice(2, 1);
+  const drop = (index: number) => {
+    const [removed] = result.splice(index, 1);
     total -= tokensOf(removed!);
-  }
+  };
+  // The oldest turns (after the leading messages, before the call to speak).
+  while (total > limit && result.length > leading + 1) drop(leading);
+  // Then the summary or note.
+  for (let extra = leading - 2; total > limit && extra > 0; extra--) drop(2);
   // Still over: shorten the remaining middle messages, then the topic.
   for (const index of [...Array(result.length).keys()].slice(1, -1).reverse()) {
     if (total <= limit) break;

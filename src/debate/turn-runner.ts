@@ -362,6 +362,9 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     const prompt = build(summary?.content ?? null, history, null);
     if (promptTokensBound(prompt) <= limit) return prompt;
     const tokensOf = (message: ChatMessage) => tokensOfText(message.content);
+    // What `build` puts before the turns: system, topic, then the summary and the note if any.
+    const leadingOf = (summaryText: string | null, note: string | null) =>
+      2 + (summaryText ? 1 : 0) + (note ? 1 : 0);
     const total = prompt.reduce((sum, message) => sum + tokensOf(message), 0);
     if (total <= limit) return prompt;
 
@@ -410,14 +413,20 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
           messageId: row!.id,
           authorType: "summary",
         });
-        return fitMessages(build(row!.content, plan.keep, null), limit, tokensOf);
+        return fitMessages(
+          build(row!.content, plan.keep, null),
+          limit,
+          tokensOf,
+          leadingOf(row!.content, null),
+        );
       } catch (error) {
         if (signal.aborted || error instanceof SessionMovedOn) throw error;
         logger.warn("summary failed; dropping oldest turns instead", { session: state.session.id, error });
       }
     }
     const note = debateTexts(state.session.language).omitted;
-    return fitMessages(build(summary?.content ?? null, plan.keep, note), limit, tokensOf);
+    const summaryText = summary?.content ?? null;
+    return fitMessages(build(summaryText, plan.keep, note), limit, tokensOf, leadingOf(summaryText, note));
   }
 
   async function excludeStep(
