@@ -7,6 +7,7 @@ import {
   personalities,
   type Session,
   type SessionParticipant,
+  type StopReason,
   sessionParticipants,
   sessions,
 } from "../db/schema";
@@ -40,6 +41,8 @@ import {
 } from "./step-writer";
 import { type SessionLimits, shouldStop } from "./stop-conditions";
 
+/** The exclusion reason of a participant whose turns timed out twice in a row. */
+const TIMED_OUT_TWICE = "timed out twice in a row";
 /** Consecutive failed turns (timeouts or exhausted retries) after which a participant is excluded. */
 const MAX_CONSECUTIVE_FAILURES = 2;
 /** How many recent turns the loop guard compares an answer with, per participant. */
@@ -84,6 +87,23 @@ function storableText(text: string): string {
   return text.replaceAll("\u0000", "").trim();
 }
 
+/**
+ * Why a debate ran out of participants: `turn_timeout` when the last one excluded had timed out
+ * twice in a row. Read from the participants and messages, so a run resumed after a crash between
+ * that exclusion and the end says the same.
+ */
+function noParticipantsReason(state: Pick<RunState, "participants" | "messages">): StopReason {
+  const excluded = new Map(
+    state.participants.filter((participant) => participant.status === "excluded").map((p) => [p.id, p]),
+  );
+  // An excluded participant's exclusion notice is its last message.
+  const last = state.messages.findLast(
+    (message) => message.participantId !== null && excluded.has(message.participantId),
+  );
+  const reason = last ? excluded.get(last.participantId!)?.exclusionReason : null;
+  return reason === TIMED_OUT_TWICE ? "turn_timeout" : "no_participants";
+}
+
 /** In-memory state of a session while this process holds its lease. Postgres stays the truth. */
 interface RunState {
   session: Session;
@@ -103,7 +123,6 @@ interface RunState {
   systemPrompts: Map<number, string>;
   /** Loop-guard shingles of recent turns, by text: each answer is shingled once. */
   shingles: Map<string, ReadonlySet<string>>;
-  lastExclusionCause: "timeout" | "other" | null;
 }
 
 /**
@@ -209,7 +228,6 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       personas: new Map(personaRows.map((row) => [row.id, row])),
       systemPrompts: new Map(),
       shingles: new Map(),
-      lastExclusionCause: null,
     };
   }
 
@@ -508,7 +526,6 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     // Read each turn: a key, model or price edited in the admin applies from the next turn on.
     const provider = speaker.providerId === null ? undefined : await deps.providers.get(speaker.providerId);
     if (!provider) {
-      state.lastExclusionCause = "other";
       const step = await excludeStep(
         state,
         speaker,
@@ -588,7 +605,6 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       });
       if (!llmError.isRetryable && llmError.code !== "timeout" && llmError.code !== "aborted") {
         // A bad key or an unknown model will not get better by asking again.
-        state.lastExclusionCause = "other";
         const detail = `${llmError.status ?? llmError.code}: ${llmError.message}`.slice(0, 300);
         const step = await excludeStep(
           state,
@@ -601,8 +617,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       const failures = speaker.consecutiveTimeouts + 1;
       const timedOut = llmError.code === "timeout" || llmError.code === "aborted";
       if (failures >= MAX_CONSECUTIVE_FAILURES) {
-        state.lastExclusionCause = timedOut ? "timeout" : "other";
-        const reason = timedOut ? "timed out twice in a row" : `failed twice in a row (${llmError.code})`;
+        const reason = timedOut ? TIMED_OUT_TWICE : `failed twice in a row (${llmError.code})`;
         const step = await excludeStep(
           state,
           speaker,
@@ -661,7 +676,6 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     };
     const strikes = speaker.loopStrikes + (verdict === "ok" ? 0 : 1);
     if (strikes >= MAX_LOOP_STRIKES) {
-      state.lastExclusionCause = "other";
       const step = await excludeStep(
         state,
         speaker,
@@ -703,8 +717,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         activeParticipants: stillActive.length,
       });
       if (reason) {
-        const finalReason =
-          reason === "no_participants" && state.lastExclusionCause === "timeout" ? "turn_timeout" : reason;
+        const finalReason = reason === "no_participants" ? noParticipantsReason(state) : reason;
         await commitAndAnnounce(state, { messages: [], end: { status: "stopped", reason: finalReason } });
         return "ended";
       }
