@@ -293,7 +293,7 @@ interface ScenarioResult {
   profile: {
     /** Step statements per turn (each carries the steps of the debates that wrote together). */
     stepStatementsPerTurn: number;
-    tx: Record<string, Summary>;
+    stepStatements: Record<string, Summary>;
     coordination: Record<string, Summary>;
     events: Record<string, number>;
     tokenizerUsPerTurn: number;
@@ -435,7 +435,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
 
     // ── instrumentation ──
     const ops = new Recorder();
-    const tx = new Recorder();
+    const stepStatements = new Recorder();
     const eventCounts = new Map<string, number>();
     const measured = new Set<string>();
     const sessionByNumber = new Map<number, string>();
@@ -513,10 +513,10 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
     const originalUnsafe = client.unsafe.bind(client);
     (client as unknown as { unsafe: unknown }).unsafe = (...args: Parameters<postgres.Sql["unsafe"]>) => {
       const query = originalUnsafe(...args);
-      if (tx.on && args[0].includes("jsonb_to_recordset($1")) {
+      if (stepStatements.on && args[0].includes("jsonb_to_recordset($1")) {
         const calledAt = performance.now();
         query.then(
-          () => tx.add("statement", performance.now() - calledAt),
+          () => stepStatements.add("statement", performance.now() - calledAt),
           () => {},
         );
       }
@@ -696,14 +696,14 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
 
     log(`running ${options.debates} debates × 2 models × ${options.rounds} rounds`);
     ops.on = true;
-    tx.on = true;
+    stepStatements.on = true;
     const t0 = performance.now();
     const startEpochMs = Date.now();
     const completed = await runDebates(ids, options.timeoutSec * 1000);
     const t1 = performance.now();
     const endEpochMs = Date.now();
     ops.on = false;
-    tx.on = false;
+    stepStatements.on = false;
 
     const cpuAfter = process.cpuUsage(cpuBefore);
     const machineAfter = machineTicks();
@@ -834,7 +834,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       );
     }
     const perTurn = (value: number | null) => (value === null ? null : value / Math.max(1, turnCount));
-    const statements = tx.samples.get("statement")?.length ?? 0;
+    const statements = stepStatements.samples.get("statement")?.length ?? 0;
 
     const result: ScenarioResult = {
       latencyMs: latency,
@@ -900,7 +900,7 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       },
       profile: {
         stepStatementsPerTurn: statements / Math.max(1, turnCount),
-        tx: tx.summaries(),
+        stepStatements: stepStatements.summaries(),
         coordination: ops.summaries(),
         events: Object.fromEntries(eventCounts),
         tokenizerUsPerTurn,
@@ -1007,13 +1007,13 @@ function report(result: ScenarioResult, showWindow = false): string {
       `busy of ${cpu.cores} cores` +
       `${cpu.otherPct === null ? "" : ` (other processes ${cpu.otherPct.toFixed(0)}%)`}`,
   );
-  const tx = result.profile.tx;
+  const { stepStatements } = result.profile;
   const brief = (summary: Summary | undefined) =>
     summary ? `p50 ${ms(summary.p50)} / p99 ${ms(summary.p99)} ms` : "n/a";
   row(
     "  Postgres step writes",
     `${result.profile.stepStatementsPerTurn.toFixed(2)} statements/turn (≈ ${(1 / Math.max(0.001, result.profile.stepStatementsPerTurn)).toFixed(0)} ` +
-      `turns each), ${brief(tx.statement)} (one statement, no BEGIN/COMMIT)`,
+      `turns each), ${brief(stepStatements.statement)} (one statement, no BEGIN/COMMIT)`,
   );
   const turnsCount = Math.max(1, result.turns);
   for (const [name, summary] of Object.entries(result.profile.coordination).sort(

@@ -77,13 +77,3 @@ export function describeIssues(issues: Iterable<SchemaIssueLike>): FieldIssue[] 
   }
   return result;
 }
-
-/** True when a database error (or one of its causes: drizzle wraps the driver's) is a unique violation. */
-export function isUniqueViolation(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (typeof current === "object" && (current as { code?: unknown }).code === "23505") return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}

@@ -8,8 +8,8 @@ import { type } from "arktype";
 import { asc, eq, sql } from "drizzle-orm";
 import type { AuditLogService } from "../audit/audit-log";
 import { type Personality, personalities } from "../db/schema";
-import type { Db } from "../platform/db";
-import { CatalogError, describeIssues, isUniqueViolation } from "./catalog-errors";
+import { type Db, isUniqueViolation } from "../platform/db";
+import { CatalogError, describeIssues } from "./catalog-errors";
 
 const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
   value.trim() !== "" || ctx.mustBe("not blank");

@@ -13,9 +13,9 @@ import { type Provider, personalities, providers } from "../db/schema";
 import type { ProviderParams } from "../llm/chat-model";
 import { createOpenAiChatModel, type OpenAiChatModelOptions } from "../llm/openai-chat-model";
 import { type TestConnectionResult, testConnection } from "../llm/test-connection";
-import type { Db } from "../platform/db";
+import { type Db, isUniqueViolation } from "../platform/db";
 import { maskSecret, type SecretBox } from "../platform/secret-box";
-import { CatalogError, describeIssues, type FieldIssue, isUniqueViolation } from "./catalog-errors";
+import { CatalogError, describeIssues, type FieldIssue } from "./catalog-errors";
 
 const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
   value.trim() !== "" || ctx.mustBe("not blank");

@@ -1,7 +1,7 @@
 import type { Message, SessionParticipant, SessionStatus, StopReason } from "../db/schema";
 import { ZERO_COST_USD } from "../llm/pricing";
 import { createBatcher } from "../platform/batcher";
-import { type Db, preparedRows } from "../platform/db";
+import { type Db, databaseErrorCode, isUniqueViolation, preparedRows } from "../platform/db";
 
 /** The columns a step fills in a new message row; the rest take their defaults. */
 export type NewStepMessage = Pick<
@@ -115,14 +115,8 @@ interface WrittenRow {
 
 const asDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
 
-const errorCode = (error: unknown) =>
-  (error as { code?: string; cause?: { code?: string } }).code ??
-  (error as { cause?: { code?: string } }).cause?.code;
-
-/** A turn index already taken: another holder wrote this turn. */
-const isUniqueViolation = (error: unknown) => errorCode(error) === "23505";
 /** Postgres aborted the statement to break a lock cycle with another instance's statement. */
-const isDeadlock = (error: unknown) => errorCode(error) === "40P01";
+const isDeadlock = (error: unknown) => databaseErrorCode(error) === "40P01";
 
 /** The message rows of `step` as they will be stored, numbered from `firstIndex`. */
 export function draftMessages(sessionId: string, firstIndex: number, step: Step): MessageDraft[] {
@@ -200,6 +194,7 @@ async function writeOne(db: Db, write: StepWrite): Promise<WrittenStep | Error> 
     const [outcome] = await writeSteps(db, [write]);
     return outcome!;
   } catch (error) {
+    // A taken turn index: another holder wrote this turn.
     return isUniqueViolation(error) ? new SessionMovedOn() : (error as Error);
   }
 }

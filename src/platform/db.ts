@@ -34,6 +34,29 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
   return Array.isArray(result) ? result : result.rows;
 }
 
+/** The driver behind a drizzle database (drizzle keeps it as `$client`). */
+function clientOf(db: Db): postgres.Sql | PGlite {
+  return (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+}
+
+/**
+ * The SQLSTATE of a database error, on either driver, looking through the causes drizzle wraps
+ * around the driver's error.
+ */
+export function databaseErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = typeof current === "object" ? (current as { code?: unknown }).code : undefined;
+    // Only a SQLSTATE: wrappers may carry codes of their own (ERR_…).
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A unique constraint refused the write. */
+export const isUniqueViolation = (error: unknown) => databaseErrorCode(error) === "23505";
+
 /**
  * Runs one parameterised statement as a prepared statement and returns its rows with snake_case
  * column names, as the driver parses them. postgres.js prepares it once per connection and then
@@ -41,7 +64,7 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
  * sends raw SQL unprepared (parsed and planned again every time). PGlite runs it as given.
  */
 export async function preparedRows<T>(db: Db, text: string, params: readonly unknown[]): Promise<T[]> {
-  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  const client = clientOf(db);
   if (client instanceof PGlite) return (await client.query<T>(text, params as unknown[])).rows;
   return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as T[];
 }
@@ -52,7 +75,7 @@ export async function preparedRows<T>(db: Db, text: string, params: readonly unk
  * so a listener must assume anything changed. Resolves once listening; the result stops it.
  */
 export async function listen(db: Db, channel: string, onChange: () => void): Promise<() => Promise<void>> {
-  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  const client = clientOf(db);
   if (client instanceof PGlite) {
     const unlisten = await client.listen(channel, onChange);
     return () => unlisten();
