@@ -22,19 +22,16 @@ import { parseArgs } from "node:util";
 import { eq, inArray } from "drizzle-orm";
 import { Redis } from "ioredis";
 import postgres from "postgres";
-import { createAuditLog } from "../src/audit/audit-log";
+import { createApp } from "../src/app";
 import { createConfig } from "../src/config";
 import { messages, sessions } from "../src/db/schema";
-import { seedDatabase } from "../src/db/seed";
-import { createDebateEngine } from "../src/debate/debate-engine";
 import { messageTokens } from "../src/debate/prompt";
 import type { Coordination } from "../src/platform/coordination";
 import { createPostgresDatabase, type Db } from "../src/platform/db";
 import { createLogger } from "../src/platform/logger";
 import { createMemoryCoordination } from "../src/platform/memory-coordination";
 import { createRedisCoordination } from "../src/platform/redis-coordination";
-import { createSecretBox, generateSecretKey } from "../src/platform/secret-box";
-import { createSettingsService } from "../src/settings/settings-service";
+import { generateSecretKey } from "../src/platform/secret-box";
 import type { FakeLlmStats } from "./fake-llm-server";
 
 // ─── options ────────────────────────────────────────────────────────────────────────────────
@@ -578,11 +575,21 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       OPENAI_MODEL: "gpt-bench",
       DEEPSEEK_MODEL: "deepseek-bench",
     });
-    const secretBox = createSecretBox(secretsKey);
-    await seedDatabase({ db, config, secretBox });
-    const audit = createAuditLog(db);
-    const settings = createSettingsService({ db, defaults: config.defaults, audit });
-    await settings.update(
+    // The product's own wiring (no HTTP server, no bot): the engine on the instrumented stores.
+    const app = await createApp({
+      config,
+      logger,
+      database,
+      coordination,
+      // Production defaults (poll 250 ms, lease 15 s, deltas every 250 ms), room for every debate.
+      tuning: {
+        engine: {
+          scheduler: { maxConcurrent: Math.max(500, options.debates) },
+          models: { fetch: timedFetch },
+        },
+      },
+    });
+    await app.services.settings.update(
       {
         MAX_ROUNDS: options.rounds,
         TURN_TIMEOUT_SEC: 600,
@@ -594,18 +601,9 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       },
       "bench",
     );
-    const engine = createDebateEngine({
-      db,
-      coordination,
-      settings,
-      secretBox,
-      logger,
-      // Production defaults (poll 250 ms, lease 15 s, deltas every 250 ms), room for every debate.
-      scheduler: { maxConcurrent: Math.max(500, options.debates) },
-      models: { fetch: timedFetch },
-    });
-    await engine.start();
-    cleanups.push(() => engine.stop());
+    await app.start();
+    cleanups.push(() => app.stop());
+    const engine = app.engine;
 
     const createDebates = async (first: number, count: number) => {
       const ids: string[] = [];

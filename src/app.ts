@@ -1,37 +1,77 @@
 import { Elysia } from "elysia";
-import { type AuditLogService, createAuditLog } from "./audit/audit-log";
-import { createBot, type TelegramBotDoor } from "./bot/create-bot";
+import { createAuditLog } from "./audit/audit-log";
+import { type CreateBotDeps, createBot, type TelegramBotDoor } from "./bot/create-bot";
+import { createReports } from "./catalog/admin-reports";
+import { createPersonalityService } from "./catalog/personality-service";
+import { createProviderService } from "./catalog/provider-service";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
+import type { ChatModelOptions } from "./debate/model-factory";
+import type { SchedulerOptions } from "./debate/scheduler";
 import { deriveCookieSecret } from "./http/admin/admin-auth";
-import { createAdminRoutes } from "./http/admin/admin-routes";
+import { type AdminRoutesOptions, createAdminRoutes } from "./http/admin/admin-routes";
 import { createApiRoutes } from "./http/api/api-routes";
 import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
+import type { OpenAiChatModelOptions } from "./llm/openai-chat-model";
 import type { Coordination } from "./platform/coordination";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./platform/db";
 import type { Logger } from "./platform/logger";
 import { createMemoryCoordination } from "./platform/memory-coordination";
 import { createRedisCoordination } from "./platform/redis-coordination";
 import { createSecretBox, type SecretBox } from "./platform/secret-box";
-import { createSettingsService, type SettingsService } from "./settings/settings-service";
+import { createSettingsService } from "./settings/settings-service";
+import { createUserService, type UserService } from "./users/user-service";
 
-/** Everything a running instance holds; `stop()` releases it in reverse order. */
-export interface RunningApp {
+/** The services every door is built on; one set per instance. */
+export interface AppServices extends OperatorDoorDeps {
+  secretBox: SecretBox;
+  users: UserService;
+}
+
+/**
+ * Knobs for tests and the bench; production runs on the defaults. Each goes to the one part it
+ * tunes, so a test never needs to wire a part by hand.
+ */
+export interface AppTuning {
+  engine?: { scheduler?: SchedulerOptions; models?: ChatModelOptions; deltaIntervalMs?: number };
+  bot?: CreateBotDeps["delivery"];
+  admin?: AdminRoutesOptions;
+  api?: { sseKeepAliveMs?: number };
+  /** Chat model options of "test connection" calls. */
+  testConnection?: OpenAiChatModelOptions;
+}
+
+export interface AppDeps {
   config: Config;
+  logger: Logger;
+  /** Given stores are used as they are and left open by `stop()` (tests and the bench own them). */
+  database?: Database;
+  coordination?: Coordination;
+  /** Seed providers and personalities from the config (default true). */
+  seed?: boolean;
+  tuning?: AppTuning;
+}
+
+/** One instance: stores, services, the core and its doors. */
+export interface App {
+  config: Config;
+  logger: Logger;
   database: Database;
   coordination: Coordination;
-  secretBox: SecretBox;
-  audit: AuditLogService;
-  settings: SettingsService;
+  services: AppServices;
   engine: DebateEngine;
   /** The Telegram door, or null when TELEGRAM_BOT_TOKEN is empty. */
   telegram: TelegramBotDoor | null;
+  /** Every HTTP door (health, API, OpenAPI, admin, webhook); `handle(request)` works before `listen`. */
   http: Elysia;
-  /** Base URL the HTTP server listens on. */
-  url: string;
+  /** Starts the engine (resuming debates) and, in the background, the bot. */
+  start(): Promise<void>;
+  /** Serves `http`; resolves with the base URL. */
+  listen(options?: { hostname?: string; port?: number }): string;
+  /** Releases everything this app opened, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -50,48 +90,70 @@ export async function openCoordination(config: Config, logger: Logger): Promise<
 }
 
 /**
- * Composition root without process-level side effects: config → clients → services → doors.
- * `main.ts` calls it and wires signals; tests call it directly.
+ * The composition root, the one wiring of the product: config → stores → services → core → doors.
+ * No process-level side effects (`main.ts` owns signals); tests and the bench build through it too.
  */
-export async function startApp(deps: {
-  config: Config;
-  logger: Logger;
-  hostname?: string;
-}): Promise<RunningApp> {
-  const { config, logger } = deps;
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config, logger, tuning = {} } = deps;
   // Fail on a bad key before touching anything else.
   const secretBox = createSecretBox(config.secretsKey);
-  const database = await openDatabase(config);
-  const stack: (() => Promise<void>)[] = [() => database.close()];
+  const database = deps.database ?? (await openDatabase(config));
+  const stack: (() => Promise<void>)[] = [];
+  if (!deps.database) stack.push(() => database.close());
   const unwind = async () => {
-    for (const close of stack.reverse()) await close().catch(() => {});
+    for (const close of stack.splice(0).reverse()) await close().catch(() => {});
   };
   try {
-    // Say which store is missing in words an operator can act on (never echoing the URL: it may hold a password).
-    if (database.kind === "postgres" && !(await database.ping(10_000))) {
-      throw new Error(
-        "Cannot reach Postgres at DATABASE_URL (or POSTGRES_*): check that it runs and accepts connections, or leave both empty for the embedded database",
-      );
+    if (!deps.database) {
+      // Say which store is missing in words an operator can act on (never echoing the URL: it may hold a password).
+      if (database.kind === "postgres" && !(await database.ping(10_000))) {
+        throw new Error(
+          "Cannot reach Postgres at DATABASE_URL (or POSTGRES_*): check that it runs and accepts connections, or leave both empty for the embedded database",
+        );
+      }
+      await database.migrate();
     }
-    await database.migrate();
-    await seedDatabase({ db: database.db, config, secretBox, logger });
-    const coordination = await openCoordination(config, logger);
-    stack.push(() => coordination.close());
-    if (!(await coordination.ping())) {
-      throw new Error(
-        "Cannot reach Redis at REDIS_URL: check that it runs, or leave REDIS_URL empty for in-process coordination (one instance)",
-      );
+    const db = database.db;
+    if (deps.seed !== false) await seedDatabase({ db, config, secretBox, logger });
+    const coordination = deps.coordination ?? (await openCoordination(config, logger));
+    if (!deps.coordination) {
+      stack.push(() => coordination.close());
+      if (!(await coordination.ping())) {
+        throw new Error(
+          "Cannot reach Redis at REDIS_URL: check that it runs, or leave REDIS_URL empty for in-process coordination (one instance)",
+        );
+      }
     }
     logger.info("storage ready", {
       database: database.kind === "postgres" ? "postgres" : `embedded pglite (${config.dataDir})`,
       coordination:
         coordination.kind === "redis" ? "redis" : "in-process (single instance; set REDIS_URL for several)",
     });
-    const audit = createAuditLog(database.db);
-    const settings = createSettingsService({ db: database.db, defaults: config.defaults, audit });
-    const engine = createDebateEngine({ db: database.db, coordination, settings, secretBox, logger });
-    await engine.start();
-    stack.push(() => engine.stop());
+
+    const audit = createAuditLog(db);
+    const settings = createSettingsService({ db, defaults: config.defaults, audit });
+    const engine = createDebateEngine({
+      db,
+      coordination,
+      settings,
+      secretBox,
+      logger,
+      scheduler: tuning.engine?.scheduler,
+      models: tuning.engine?.models,
+      deltaIntervalMs: tuning.engine?.deltaIntervalMs,
+    });
+    const services: AppServices = {
+      debate: engine.debate,
+      events: engine.events,
+      providers: createProviderService({ db, audit, secretBox, chatModelOptions: tuning.testConnection }),
+      personalities: createPersonalityService({ db, audit }),
+      reports: createReports(db),
+      settings,
+      audit,
+      logger,
+      secretBox,
+      users: createUserService(db),
+    };
 
     const telegram = config.telegram.botToken
       ? createBot({
@@ -100,71 +162,75 @@ export async function startApp(deps: {
           webhook: config.telegram.webhookUrl
             ? { url: config.telegram.webhookUrl, secret: config.telegram.webhookSecret }
             : null,
-          db: database.db,
+          db,
           engine,
+          users: services.users,
           settings,
           coordination,
           logger,
+          delivery: tuning.bot,
         })
       : null;
     if (!telegram) logger.info("telegram bot is off: TELEGRAM_BOT_TOKEN is empty (admin and API still run)");
 
-    const http = new Elysia().use(
-      createHealthRoutes({
-        db: () => database.ping(),
-        redis: () => coordination.ping(),
-        coordinationKind: coordination.kind,
-      }),
-    );
-    const doorDeps: OperatorDoorDeps = {
-      db: database.db,
-      debate: engine.debate,
-      events: engine.events,
-      settings,
-      audit,
-      secretBox,
-      logger,
-    };
-    http.use(createOpenApiPlugin()).use(createApiRoutes({ ...doorDeps, apiToken: config.apiToken }));
-    http.use(
-      createAdminRoutes({
-        ...doorDeps,
-        admin: config.admin,
-        cookieSecret: deriveCookieSecret(config.secretsKey),
-        settingsDefaults: config.defaults,
-      }),
-    );
-    http.get("/", ({ redirect }) => redirect("/admin"), { detail: { hide: true } });
+    const http = new Elysia()
+      .use(
+        createHealthRoutes({
+          db: () => database.ping(),
+          redis: () => coordination.ping(),
+          coordinationKind: coordination.kind,
+        }),
+      )
+      .use(createOpenApiPlugin())
+      .use(createApiRoutes({ ...services, apiToken: config.apiToken, ...tuning.api }))
+      .use(
+        createAdminRoutes({
+          ...services,
+          admin: config.admin,
+          cookieSecret: deriveCookieSecret(config.secretsKey),
+          settingsDefaults: config.defaults,
+          options: tuning.admin,
+        }),
+      )
+      .get("/", ({ redirect }) => redirect("/admin"), { detail: { hide: true } });
     if (telegram?.webhookRoutes) http.use(telegram.webhookRoutes);
-    http.listen({ port: config.port, hostname: deps.hostname ?? "0.0.0.0" });
-    stack.push(async () => {
-      await http.stop();
-    });
-    const port = http.server?.port ?? config.port;
-    const url = `http://${deps.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost"}:${port}`;
-    logger.info("http listening", { url });
-    if (telegram) {
-      // After the HTTP server: in webhook mode Telegram may post the first update right away.
-      // In the background with backoff: a Telegram outage must not take the admin and API down.
-      const starting = startWithRetry(() => telegram.start(), logger);
-      stack.push(async () => {
-        starting.cancel();
-        if (await starting.done) await telegram.stop();
-      });
-    }
 
+    let started = false;
     let stopped = false;
     return {
       config,
+      logger,
       database,
       coordination,
-      secretBox,
-      audit,
-      settings,
+      services,
       engine,
       telegram,
       http: http as unknown as Elysia,
-      url,
+      async start() {
+        if (started) return;
+        started = true;
+        await engine.start();
+        stack.push(() => engine.stop());
+        if (telegram) {
+          // In the background with backoff: a Telegram outage must not take the admin and API down.
+          // (In webhook mode, call `listen` first: Telegram may post the first update right away.)
+          const starting = startWithRetry(() => telegram.start(), logger);
+          stack.push(async () => {
+            starting.cancel();
+            if (await starting.done) await telegram.stop();
+          });
+        }
+      },
+      listen(options = {}) {
+        http.listen({ port: options.port ?? config.port, hostname: options.hostname ?? "0.0.0.0" });
+        stack.push(async () => {
+          await http.stop();
+        });
+        const port = http.server?.port ?? config.port;
+        const url = `http://${options.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost"}:${port}`;
+        logger.info("http listening", { url });
+        return url;
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -173,6 +239,23 @@ export async function startApp(deps: {
     };
   } catch (error) {
     await unwind();
+    throw error;
+  }
+}
+
+/** A running instance: the app, served, its engine and bot started. */
+export type RunningApp = App & { url: string };
+
+/** Creates, serves and starts the app (what `main.ts` runs). */
+export async function startApp(deps: AppDeps & { hostname?: string }): Promise<RunningApp> {
+  const app = await createApp(deps);
+  try {
+    // Serve first: in webhook mode Telegram may post the first update as soon as the bot starts.
+    const url = app.listen({ hostname: deps.hostname });
+    await app.start();
+    return Object.assign(app, { url });
+  } catch (error) {
+    await app.stop();
     throw error;
   }
 }

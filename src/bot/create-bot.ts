@@ -1,12 +1,12 @@
 import { Elysia } from "elysia";
 import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
-import { users } from "../db/schema";
 import type { DebateEngine } from "../debate/debate-engine";
 import { constantTimeEqual } from "../platform/constant-time";
 import type { Coordination } from "../platform/coordination";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import type { SettingsService } from "../settings/settings-service";
+import type { UserService } from "../users/user-service";
 import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-control";
 import { startLiveDelivery } from "./delivery/live-delivery";
 import { createOutbox, type Outbox } from "./delivery/outbox";
@@ -26,6 +26,7 @@ export interface CreateBotDeps {
   webhook?: { url: string; secret: string } | null;
   db: Db;
   engine: DebateEngine;
+  users: UserService;
   settings: SettingsService;
   coordination: Coordination;
   logger: Logger;
@@ -91,22 +92,6 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     return current;
   };
 
-  const upsertUser = async (from: TelegramUser): Promise<number> => {
-    const [row] = await deps.db
-      .insert(users)
-      .values({
-        telegramId: from.id,
-        username: from.username ?? null,
-        languageCode: from.language_code ?? null,
-      })
-      .onConflictDoUpdate({
-        target: users.telegramId,
-        set: { username: from.username ?? null, languageCode: from.language_code ?? null },
-      })
-      .returning({ id: users.id });
-    return row!.id;
-  };
-
   const contextFor = async (
     chatId: number,
     chatType: string,
@@ -117,7 +102,7 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       chatId,
       isPrivate: chatType === "private",
       telegramUserId: from.id,
-      userId: await upsertUser(from),
+      userId: await deps.users.touch(from),
       language,
       texts: TEXTS[language],
       async reply(text, replyMarkup) {

@@ -106,3 +106,20 @@ export async function findUserByHandle(db: Db, handle: string): Promise<User | n
   const [row] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${text})`).limit(1);
   return row ?? null;
 }
+
+/** The reports bound to one database: what the doors are given instead of the raw `db`. */
+export interface ReportsService {
+  usageByProvider(options?: { since?: Date }): Promise<ProviderUsage[]>;
+  sessionCounts(options?: { since?: Date }): ReturnType<typeof sessionCounts>;
+  usersByIds(ids: readonly number[]): Promise<Map<number, User>>;
+  findUserByHandle(handle: string): Promise<User | null>;
+}
+
+export function createReports(db: Db): ReportsService {
+  return {
+    usageByProvider: (options) => usageByProvider(db, options),
+    sessionCounts: (options) => sessionCounts(db, options),
+    usersByIds: (ids) => usersByIds(db, ids),
+    findUserByHandle: (handle) => findUserByHandle(db, handle),
+  };
+}

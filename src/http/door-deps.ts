@@ -1,18 +1,23 @@
 import type { AuditLogService } from "../audit/audit-log";
+import type { ReportsService } from "../catalog/admin-reports";
+import type { PersonalityService } from "../catalog/personality-service";
+import type { ProviderService } from "../catalog/provider-service";
 import type { DebateEventBus } from "../debate/debate-events";
 import type { DebateService } from "../debate/debate-service";
-import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
-import type { SecretBox } from "../platform/secret-box";
 import type { SettingsService } from "../settings/settings-service";
 
-/** What both operator doors (API and admin) are given: the same services over the same core. */
+/**
+ * What both operator doors (API and admin) are given: the same services over the same core, built
+ * once in `app.ts`. No door holds the raw database.
+ */
 export interface OperatorDoorDeps {
-  db: Db;
   debate: DebateService;
   events: DebateEventBus;
+  providers: ProviderService;
+  personalities: PersonalityService;
+  reports: ReportsService;
   settings: SettingsService;
   audit: AuditLogService;
-  secretBox: SecretBox;
   logger: Logger;
 }

@@ -6,13 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
-import { html } from "@elysiajs/html";
 import { eq } from "drizzle-orm";
-import { Elysia } from "elysia";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { providers, sessions } from "../../src/db/schema";
-import { createAdminRoutes } from "../../src/http/admin/admin-routes";
-import { ADMIN_PASSWORD, ADMIN_USERNAME, COOKIE_SECRET } from "../helpers/admin-client";
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from "../helpers/admin-client";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 setDefaultTimeout(60_000);
@@ -28,7 +25,6 @@ const KEYS = {
 };
 
 let stack: TestStack;
-let server: Elysia;
 let baseUrl: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -66,22 +62,8 @@ beforeAll(async () => {
   }
   mkdirSync(SCREENSHOTS, { recursive: true });
   stack = await createTestStack({ settings: { MAX_ROUNDS: 2 } });
-  server = new Elysia().use(html()).use(
-    createAdminRoutes({
-      db: stack.db,
-      debate: stack.debate,
-      events: stack.events,
-      settings: stack.settings,
-      audit: stack.audit,
-      secretBox: stack.secretBox,
-      admin: { username: ADMIN_USERNAME, password: ADMIN_PASSWORD },
-      cookieSecret: COOKIE_SECRET,
-      logger: stack.logger,
-      settingsDefaults: stack.config.defaults,
-    }),
-  ) as unknown as Elysia;
-  server.listen({ port: 0, hostname: "127.0.0.1" });
-  baseUrl = `http://127.0.0.1:${server.server!.port}`;
+  // The stack's own app, served: every door as in production (stopped with the stack).
+  baseUrl = stack.app.listen({ port: 0, hostname: "127.0.0.1" });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -103,7 +85,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
   await stack?.stop();
 });
 

@@ -1,36 +1,21 @@
-import { html } from "@elysiajs/html";
-import { Elysia } from "elysia";
-import { type AdminRoutesOptions, createAdminRoutes } from "../../src/http/admin/admin-routes";
-import { ADMIN_PASSWORD, ADMIN_USERNAME, COOKIE_SECRET } from "./admin-client";
+import type { AdminRoutesOptions } from "../../src/http/admin/admin-routes";
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from "./admin-client";
 import type { TestStack } from "./test-stack";
 
-/** An Elysia app with only the admin mounted, on a test stack's services. */
-export function createAdminTestApp(
+/**
+ * The HTTP doors of an instance on the stack's stores with the admin configured for tests (another
+ * password or username, admin tuning), built by the composition root; drive it with `handle`.
+ */
+export async function createAdminTestApp(
   stack: TestStack,
-  overrides: {
-    password?: string;
-    username?: string;
-    options?: AdminRoutesOptions;
-    htmlPlugin?: boolean;
-  } = {},
+  overrides: { password?: string; username?: string; options?: AdminRoutesOptions } = {},
 ) {
-  const host = overrides.htmlPlugin === false ? new Elysia() : new Elysia().use(html());
-  return host.use(
-    createAdminRoutes({
-      db: stack.db,
-      debate: stack.debate,
-      events: stack.events,
-      settings: stack.settings,
-      audit: stack.audit,
-      secretBox: stack.secretBox,
-      admin: {
-        username: overrides.username ?? ADMIN_USERNAME,
-        password: overrides.password ?? ADMIN_PASSWORD,
-      },
-      cookieSecret: COOKIE_SECRET,
-      logger: stack.logger,
-      settingsDefaults: stack.config.defaults,
-      options: overrides.options,
-    }),
-  );
+  const app = await stack.instance({
+    env: {
+      ADMIN_USERNAME: overrides.username ?? ADMIN_USERNAME,
+      ADMIN_PASSWORD: overrides.password ?? ADMIN_PASSWORD,
+    },
+    tuning: { admin: overrides.options },
+  });
+  return app.http;
 }

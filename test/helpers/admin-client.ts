@@ -101,4 +101,3 @@ export class AdminClient {
 /** The admin credentials of the test apps. */
 export const ADMIN_USERNAME = "admin";
 export const ADMIN_PASSWORD = "admin-password-for-tests";
-export const COOKIE_SECRET = "cookie-secret-for-admin-tests";

@@ -1,7 +1,6 @@
-import { Elysia } from "elysia";
-import { type ApiRoutesDeps, createApiRoutes } from "../../src/http/api/api-routes";
-import { createOpenApiPlugin } from "../../src/http/openapi";
-import type { TestStack } from "./test-stack";
+import type { Elysia } from "elysia";
+import type { App } from "../../src/app";
+import type { InstanceOverrides, TestStack } from "./test-stack";
 
 export const TEST_API_TOKEN = "api-token-for-tests";
 
@@ -25,9 +24,10 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** The API and the OpenAPI plugin mounted on a bare app, driven through `app.handle`. */
+/** The app's HTTP doors driven through `handle`, as a client of the API sees them. */
 export interface ApiClient {
-  app: Elysia;
+  /** The HTTP doors of the app answering now (the stack's current app, or the other instance). */
+  readonly app: Elysia;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiAnswer>;
   /** Raw response (for streams). */
   fetch(method: string, path: string, options?: RequestOptions): Promise<Response>;
@@ -35,21 +35,17 @@ export interface ApiClient {
   bodies: string[];
 }
 
-export function createApiClient(stack: TestStack, overrides: Partial<ApiRoutesDeps> = {}): ApiClient {
-  const app = new Elysia().use(createOpenApiPlugin()).use(
-    createApiRoutes({
-      db: stack.db,
-      debate: stack.debate,
-      events: stack.events,
-      settings: stack.settings,
-      audit: stack.audit,
-      secretBox: stack.secretBox,
-      apiToken: TEST_API_TOKEN,
-      logger: stack.logger,
-      chatModelOptions: { retry: { maxAttempts: 1 } },
-      ...overrides,
-    }),
-  ) as unknown as Elysia;
+/**
+ * The API of the stack's app (every door, as served), driven through `app.handle`; with overrides,
+ * of another instance on the same stores (another API_TOKEN, a broken database…).
+ */
+export async function createApiClient(
+  stack: TestStack,
+  overrides?: InstanceOverrides & { start?: boolean },
+): Promise<ApiClient> {
+  const other: App | null = overrides ? await stack.instance(overrides) : null;
+  // The stack's app is looked up per request: it changes when the stack restarts.
+  const doors = () => (other ?? stack.app).http;
   const bodies: string[] = [];
   const fetchRaw = (method: string, path: string, options: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...options.headers };
@@ -60,10 +56,12 @@ export function createApiClient(stack: TestStack, overrides: Partial<ApiRoutesDe
       body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
       headers["content-type"] ??= "application/json";
     }
-    return app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+    return doors().handle(new Request(`http://localhost${path}`, { method, headers, body }));
   };
   return {
-    app,
+    get app() {
+      return doors();
+    },
     fetch: fetchRaw,
     bodies,
     async request(method, path, options) {

@@ -8,15 +8,11 @@
  * Prints `engine-worker ready` once the scheduler runs; JSON log lines go to stdout.
  * SIGTERM stops it gracefully; tests kill it with SIGKILL to simulate a crash.
  */
-import { createAuditLog } from "../../src/audit/audit-log";
-import { seedDatabase } from "../../src/db/seed";
-import { createDebateEngine } from "../../src/debate/debate-engine";
+import { createApp } from "../../src/app";
 import { createPostgresDatabase } from "../../src/platform/db";
 import { createLogger } from "../../src/platform/logger";
 import { createRedisCoordination } from "../../src/platform/redis-coordination";
-import { createSecretBox } from "../../src/platform/secret-box";
-import { createSettingsService } from "../../src/settings/settings-service";
-import { testConfig, testSecretsKey } from "./test-config";
+import { testConfig } from "./test-config";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -38,28 +34,25 @@ const coordination = await createRedisCoordination({
   prefix: required("REDIS_PREFIX"),
   logger,
 });
-const secretBox = createSecretBox(testSecretsKey);
-await seedDatabase({ db: database.db, config, secretBox });
-const settings = createSettingsService({
-  db: database.db,
-  defaults: config.defaults,
-  audit: createAuditLog(database.db),
-});
-const engine = createDebateEngine({
-  db: database.db,
-  coordination,
-  settings,
-  secretBox,
+// The product's own wiring, without the HTTP server: only the engine is started.
+const app = await createApp({
+  config,
   logger,
-  scheduler: { pollMs: 20, leaseMs: Number(process.env.LEASE_MS ?? 1000), retryDelayMs: 200 },
-  models: { retry: { baseDelayMs: 20, maxDelayMs: 200 } },
-  deltaIntervalMs: 0,
+  database,
+  coordination,
+  tuning: {
+    engine: {
+      scheduler: { pollMs: 20, leaseMs: Number(process.env.LEASE_MS ?? 1000), retryDelayMs: 200 },
+      models: { retry: { baseDelayMs: 20, maxDelayMs: 200 } },
+      deltaIntervalMs: 0,
+    },
+  },
 });
-await engine.start();
+await app.start();
 console.log("engine-worker ready");
 
 process.on("SIGTERM", async () => {
-  await engine.stop();
+  await app.stop();
   await coordination.close();
   await database.close();
   process.exit(0);

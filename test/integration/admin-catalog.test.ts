@@ -17,7 +17,7 @@ const KEYS = {
 
 beforeAll(async () => {
   stack = await createTestStack({ startEngine: false });
-  const app = createAdminTestApp(stack);
+  const app = await createAdminTestApp(stack);
   browser = new AdminClient((request) => app.handle(request));
   const login = await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD);
   expect(login.status).toBe(303);

@@ -6,12 +6,12 @@ import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-cl
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
-let app: ReturnType<typeof createAdminTestApp>;
+let app: Awaited<ReturnType<typeof createAdminTestApp>>;
 let browser: AdminClient;
 
 beforeAll(async () => {
   stack = await createTestStack({ settings: { MAX_ROUNDS: 2 } });
-  app = createAdminTestApp(stack, { options: { heartbeatMs: 200 } });
+  app = await createAdminTestApp(stack, { options: { heartbeatMs: 200 } });
   browser = new AdminClient((request) => app.handle(request));
   expect((await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD)).status).toBe(303);
 });

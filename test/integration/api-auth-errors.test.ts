@@ -15,7 +15,7 @@ let api: ApiClient;
 
 beforeAll(async () => {
   stack = await createTestStack({ startEngine: false });
-  api = createApiClient(stack);
+  api = await createApiClient(stack);
 });
 afterAll(async () => {
   await stack.stop();
@@ -36,7 +36,7 @@ function expectError(answer: ApiAnswer, status: number, code: string) {
 
 describe("API authentication", () => {
   test("no API_TOKEN configured: every /api route answers 503 saying how to enable it", async () => {
-    const disabled = createApiClient(stack, { apiToken: "" });
+    const disabled = await createApiClient(stack, { env: { API_TOKEN: "" } });
     for (const [method, path] of [
       ["GET", "/api/sessions"],
       ["GET", "/api/providers"],
@@ -161,7 +161,7 @@ describe("API errors", () => {
   test("an unexpected failure answers a bare 500 and is logged, without a stack trace", async () => {
     const broken = await createTestDatabase();
     await broken.database.close();
-    const failing = createApiClient(stack, { db: broken.database.db });
+    const failing = await createApiClient(stack, { database: broken.database, start: false });
     const answer = await failing.request("GET", "/api/providers");
     expectError(answer, 500, "internal_error");
     expect(answer.json.error.message).toBe("Internal server error.");

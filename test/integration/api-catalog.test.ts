@@ -17,7 +17,7 @@ const SECRET_KEYS = {
 
 beforeAll(async () => {
   stack = await createTestStack({ startEngine: false });
-  api = createApiClient(stack);
+  api = await createApiClient(stack);
 });
 afterAll(async () => {
   await stack.stop();

@@ -10,7 +10,7 @@ let api: ApiClient;
 
 beforeAll(async () => {
   stack = await createTestStack();
-  api = createApiClient(stack);
+  api = await createApiClient(stack);
 });
 afterAll(async () => {
   await stack.stop();
@@ -238,7 +238,7 @@ describe("session life cycle through the API", () => {
 
 describe("session events stream", () => {
   test("forwards every bus event in snake_case with keep-alives, and ends with the stop", async () => {
-    const client = createApiClient(stack, { sseKeepAliveMs: 30 });
+    const client = await createApiClient(stack, { tuning: { api: { sseKeepAliveMs: 30 } } });
     const created = await client.request("POST", "/api/sessions", { body: { topic: "Streams?" } });
     const id = created.json.id;
     const response = await client.fetch("GET", `/api/sessions/${id}/events`);

@@ -106,8 +106,7 @@ describe("debates on the embedded database", () => {
     const stopped = await stack.debate.stopSession(id, "user");
     expect(stopped).toMatchObject({ status: "stopped", stopReason: "user" });
     await recorder.waitFor("session-end");
-    await stack.engine.stop();
-    await stack.engine.start();
+    await stack.restart();
     const detail = await stack.debate.getSession(id);
     expect(detail.session.status).toBe("stopped");
     expect(modelTurns(detail.messages)).toHaveLength(0);

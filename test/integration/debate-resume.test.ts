@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { messages, sessionParticipants } from "../../src/db/schema";
-import { createTestStack, recordEvents, type TestStack } from "../helpers/test-stack";
+import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
 
@@ -42,8 +42,8 @@ describe("a run resumed after an exclusion", () => {
   test("ends with turn_timeout when the last one excluded had timed out twice, no_participants otherwise", async () => {
     const timedOut = await sessionAfterExclusion("timed out twice in a row");
     const removed = await sessionAfterExclusion("provider removed");
-    const ends = [timedOut, removed].map((id) => recordEvents(stack.events, id));
-    await stack.engine.start();
+    const ends = [timedOut, removed].map((id) => stack.recordEvents(id));
+    await stack.app.start();
     const [timedOutEnd, removedEnd] = await Promise.all(
       ends.map((recorder) => recorder.waitFor("session-end")),
     );

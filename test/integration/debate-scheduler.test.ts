@@ -222,7 +222,7 @@ describe("two engines: leases", () => {
     const holder = await holderOf(id);
     const successor = holder === first ? second : first;
     const recorder = successor.recordEvents(id);
-    await holder.engine.stop();
+    await holder.app.stop();
     const stoppedAt = Date.now();
     await fakeLlm.waitForRequests(3, 2000);
     // Released and marked due on shutdown: no waiting out the 3 s lease (≥ 2 s of it would remain).
@@ -280,7 +280,7 @@ describe("crash recovery", () => {
       await fakeLlm.waitForAbort(2, 2000);
 
       const recorder = survivor.recordEvents(id);
-      await survivor.engine.start();
+      await survivor.app.start();
       const end = await recorder.waitFor("session-end", undefined, 8000);
       expect(end).toMatchObject({ status: "finished", stopReason: "max_rounds" });
       const detail = await expectCleanDebate(survivor, id, 3);

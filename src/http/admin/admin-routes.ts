@@ -21,14 +21,8 @@ import { ProviderFormPage, ProvidersPage } from "../../../admin-jsx/pages/provid
 import { SessionDetailPage, SessionLive } from "../../../admin-jsx/pages/session-detail";
 import { type SessionFilters, SessionsPage, sessionStatusOptions } from "../../../admin-jsx/pages/sessions";
 import { SettingsPage, settingFields } from "../../../admin-jsx/pages/settings";
-import { findUserByHandle, sessionCounts, usageByProvider, usersByIds } from "../../catalog/admin-reports";
 import { CatalogError, describeIssues } from "../../catalog/catalog-errors";
-import { createPersonalityService, type PersonalityService } from "../../catalog/personality-service";
-import {
-  createProviderService,
-  type ProviderService,
-  providerInputSchema,
-} from "../../catalog/provider-service";
+import { providerInputSchema } from "../../catalog/provider-service";
 import { type RuntimeSettingKey, type RuntimeSettings, runtimeSettingKeys } from "../../config";
 import type { SessionStatus } from "../../db/schema";
 import { DebateError } from "../../debate/debate-errors";
@@ -79,9 +73,6 @@ export interface AdminRoutesDeps extends OperatorDoorDeps {
   logger: Logger;
   /** The env values of the runtime settings (`config.defaults`), shown as each field's default. */
   settingsDefaults?: RuntimeSettings;
-  /** Shared with the API when given; otherwise built from db, audit and secretBox. */
-  providers?: ProviderService;
-  personalities?: PersonalityService;
   options?: AdminRoutesOptions;
 }
 
@@ -153,7 +144,7 @@ function startOfTodayUtc(now = new Date()): Date {
  * Mount it with `app.use(createAdminRoutes(deps))`.
  */
 export function createAdminRoutes(deps: AdminRoutesDeps) {
-  const { db, debate, events, settings, audit, logger } = deps;
+  const { debate, events, settings, audit, logger, providers, personalities, reports } = deps;
   const options = deps.options ?? {};
   const log = logger.child({ component: "admin" });
   const auth = createAdminAuth({
@@ -164,9 +155,6 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
   });
   const throttle = createLoginThrottle(options.loginThrottle);
   const usernameFailureLimit = (options.loginThrottle?.maxFailures ?? 5) * USERNAME_FAILURE_FACTOR;
-  const providers =
-    deps.providers ?? createProviderService({ db, audit: deps.audit, secretBox: deps.secretBox });
-  const personalities = deps.personalities ?? createPersonalityService({ db, audit: deps.audit });
   const heartbeatMs = options.heartbeatMs ?? 10_000;
 
   const css = loadAsset("admin.css");
@@ -344,7 +332,7 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
     let userNotFound = false;
     let userId: number | undefined;
     if (userFilter) {
-      const user = await findUserByHandle(db, userFilter);
+      const user = await reports.findUserByHandle(userFilter);
       if (user) userId = user.id;
       else userNotFound = true;
     }
@@ -360,8 +348,7 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
       providers.list(),
       settings.getAll(),
     ]);
-    const users = await usersByIds(
-      db,
+    const users = await reports.usersByIds(
       list.items.map((item) => item.userId).filter((value): value is number => value != null),
     );
     return htmlResponse(
@@ -385,7 +372,7 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
   const loadSessionDetail = async (sessionId: string) => {
     try {
       const detail = await debate.getSession(sessionId);
-      const users = await usersByIds(db, detail.session.userId == null ? [] : [detail.session.userId]);
+      const users = await reports.usersByIds(detail.session.userId == null ? [] : [detail.session.userId]);
       return { detail, user: detail.session.userId == null ? undefined : users.get(detail.session.userId) };
     } catch (error) {
       if (error instanceof DebateError && error.code === "session_not_found") return null;
@@ -875,9 +862,9 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
     const today = startOfTodayUtc();
     const [running, counts, usageToday, usageAllTime, providerList] = await Promise.all([
       debate.listSessions({ status: "running", limit: 20, offset: 0 }),
-      sessionCounts(db, { since: today }),
-      usageByProvider(db, { since: today }),
-      usageByProvider(db),
+      reports.sessionCounts({ since: today }),
+      reports.usageByProvider({ since: today }),
+      reports.usageByProvider(),
       providers.list(),
     ]);
     const todayCost = usageToday.reduce((sum, row) => addCostUsd(sum, row.cost), ZERO_COST_USD);

@@ -1,7 +1,4 @@
 import { Elysia, ValidationError } from "elysia";
-import { createPersonalityService } from "../../catalog/personality-service";
-import { createProviderService } from "../../catalog/provider-service";
-import type { OpenAiChatModelOptions } from "../../llm/openai-chat-model";
 import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
 import type { OperatorDoorDeps } from "../door-deps";
 import { ApiError, collectSecretValues, errorResponse, toApiError, validationIssues } from "../errors";
@@ -14,8 +11,7 @@ import { createSettingsRoutes } from "./settings-routes";
 export interface ApiRoutesDeps extends OperatorDoorDeps {
   /** `API_TOKEN`; empty: every /api route answers 503 `api_disabled`. */
   apiToken: string;
-  /** Tuning for tests: chat model options of provider connection tests, SSE keep-alive interval. */
-  chatModelOptions?: OpenAiChatModelOptions;
+  /** Interval of SSE keep-alive comments (tests shorten it). */
   sseKeepAliveMs?: number;
 }
 
@@ -38,13 +34,6 @@ const isApiPath = (pathname: string) => {
 export function createApiRoutes(deps: ApiRoutesDeps) {
   const logger = deps.logger.child({ component: "api" });
   const checkBearer = createBearerCheck(deps.apiToken);
-  const providers = createProviderService({
-    db: deps.db,
-    audit: deps.audit,
-    secretBox: deps.secretBox,
-    chatModelOptions: deps.chatModelOptions,
-  });
-  const personalities = createPersonalityService({ db: deps.db, audit: deps.audit });
 
   const deny = (authorization: string | null): Response | undefined => {
     const refused = checkBearer(authorization);
@@ -88,8 +77,8 @@ export function createApiRoutes(deps: ApiRoutesDeps) {
         });
       })
       .use(createSessionRoutes(deps))
-      .use(createProviderRoutes({ providers }))
-      .use(createPersonalityRoutes({ personalities }))
+      .use(createProviderRoutes({ providers: deps.providers }))
+      .use(createPersonalityRoutes({ personalities: deps.personalities }))
       .use(createSettingsRoutes({ settings: deps.settings }))
       // Unknown routes under /api answer in the API's shape (the app's own 404 is plain text).
       .all("", notFound, { detail: { hide: true } })
