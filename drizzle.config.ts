@@ -2,6 +2,7 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./src/db/schema.ts",
+  // The core's tables, and the bot's own delivery table.
+  schema: ["./src/db/schema.ts", "./src/bot/delivery/delivery-table.ts"],
   out: "./migrations",
 });

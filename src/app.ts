@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { createAuditLog } from "./audit/audit-log";
 import { type CreateBotDeps, createBot, type TelegramBotDoor } from "./bot/create-bot";
+import { createDeliveryStore } from "./bot/delivery/delivery-store";
 import { createReports } from "./catalog/admin-reports";
 import { createPersonalityService } from "./catalog/personality-service";
 import { createProviderService } from "./catalog/provider-service";
@@ -162,8 +163,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
           webhook: config.telegram.webhookUrl
             ? { url: config.telegram.webhookUrl, secret: config.telegram.webhookSecret }
             : null,
-          db,
-          engine,
+          debate: services.debate,
+          events: services.events,
+          deliveries: createDeliveryStore(db),
           users: services.users,
           settings,
           coordination,

@@ -38,9 +38,16 @@ interface VariableSpec {
   expected: string;
 }
 
+/** Rounds a debate may have: the one rule behind MAX_ROUNDS and every door's `max_rounds`. */
+export const ROUNDS_RANGE = { min: 1, max: 50 } as const;
+
 /** Settings that operators may change at runtime (settings table); their env values are the defaults. */
 export const runtimeSettingSpecs = {
-  MAX_ROUNDS: { schema: positiveInt(1, 50), defaultValue: "5", expected: "an integer from 1 to 50" },
+  MAX_ROUNDS: {
+    schema: positiveInt(ROUNDS_RANGE.min, ROUNDS_RANGE.max),
+    defaultValue: "5",
+    expected: `an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}`,
+  },
   TURN_TIMEOUT_SEC: {
     schema: positiveInt(1, 600),
     defaultValue: "60",

@@ -1,12 +1,13 @@
 import { Elysia } from "elysia";
 import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
-import type { DebateEngine } from "../debate/debate-engine";
+import type { DebateEventBus } from "../debate/debate-events";
+import type { DebateService } from "../debate/debate-service";
 import { constantTimeEqual } from "../platform/constant-time";
 import type { Coordination } from "../platform/coordination";
-import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import type { SettingsService } from "../settings/settings-service";
 import type { UserService } from "../users/user-service";
+import type { DeliveryStore } from "./delivery/delivery-store";
 import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-control";
 import { startLiveDelivery } from "./delivery/live-delivery";
 import { createOutbox, type Outbox } from "./delivery/outbox";
@@ -24,8 +25,10 @@ export interface CreateBotDeps {
   apiUrl: string;
   /** Webhook mode (multi-instance): Telegram posts updates to `url` with `secret` in a header. */
   webhook?: { url: string; secret: string } | null;
-  db: Db;
-  engine: DebateEngine;
+  debate: DebateService;
+  events: DebateEventBus;
+  /** The bot's own record of what it posted where. */
+  deliveries: DeliveryStore;
   users: UserService;
   settings: SettingsService;
   coordination: Coordination;
@@ -35,6 +38,8 @@ export interface CreateBotDeps {
     draftIntervalMs?: number;
     /** Delay before a chat's delivery is retried after a transient failure. Default 2000 ms. */
     retryDelayMs?: number;
+    /** How often the outbox looks for work events may have missed. Default 10 s. */
+    sweepIntervalMs?: number;
   };
 }
 
@@ -60,15 +65,15 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   const bot = new Bot(deps.token, { api: { baseURL: `${deps.apiUrl.replace(/\/+$/, "")}/bot` } });
   const sender = createFloodControlledSender({ bot, logger, limits: deps.delivery });
   const outbox = createOutbox({
-    db: deps.db,
-    engine: deps.engine,
+    store: deps.deliveries,
+    debate: deps.debate,
     coordination: deps.coordination,
     sender,
     logger,
     retryDelayMs: deps.delivery?.retryDelayMs,
   });
   const features: FeatureDeps = {
-    engine: deps.engine,
+    debate: deps.debate,
     settings: deps.settings,
     coordination: deps.coordination,
     sender,
@@ -76,6 +81,9 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     logger,
   };
   let unsubscribe: (() => void) | null = null;
+  let sweeper: ReturnType<typeof setInterval> | null = null;
+  const sweep = () =>
+    outbox.sweep().catch((error: unknown) => logger.warn("delivery sweep failed", { error }));
   let botUsername: string | undefined;
 
   /** Updates of one chat are handled in order (GramIO runs updates concurrently). */
@@ -193,14 +201,15 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       unsubscribe?.();
       unsubscribe = startLiveDelivery({
         bot,
-        db: deps.db,
-        engine: deps.engine,
+        events: deps.events,
         coordination: deps.coordination,
         outbox,
         logger,
         draftIntervalMs: deps.delivery?.draftIntervalMs,
       });
-      await outbox.kickAll();
+      await outbox.sweep();
+      if (sweeper) clearInterval(sweeper);
+      sweeper = setInterval(sweep, deps.delivery?.sweepIntervalMs ?? 10_000);
       const info = deps.webhook
         ? await bot.start({ webhook: { url: deps.webhook.url, secret_token: deps.webhook.secret } })
         : await bot.start({ deleteWebhook: true });
@@ -213,6 +222,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     async stop() {
       unsubscribe?.();
       unsubscribe = null;
+      if (sweeper) clearInterval(sweeper);
+      sweeper = null;
       await bot.stop();
       await outbox.stop();
       await Promise.all([...chatChains.values()]);

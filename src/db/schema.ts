@@ -14,10 +14,14 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
 
-/** Drizzle schema: the single source of the database types (SPEC §7). */
+/** Drizzle schema of the core's tables: the single source of their types (SPEC §7). */
+
+/** The door a session was created through. */
+export type SessionSource = "telegram" | "api" | "admin";
 
 export const sessionStatus = pgEnum("session_status", [
   "created",
@@ -39,7 +43,6 @@ export const stopReason = pgEnum("stop_reason", [
 ]);
 export const participantStatus = pgEnum("participant_status", ["active", "excluded"]);
 export const authorType = pgEnum("author_type", ["model", "system", "summary", "user"]);
-export const deliveryStatus = pgEnum("delivery_status", ["pending", "sent", "skipped", "failed"]);
 export const providerType = pgEnum("provider_type", ["openai", "deepseek", "openai_compatible"]);
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
@@ -98,16 +101,14 @@ export const sessions = pgTable(
     stopReason: stopReason("stop_reason"),
     /** Human detail of the stop (e.g. the provider error); never a secret. */
     stopDetail: text("stop_detail"),
-    /** Where the session came from: telegram, api or admin. */
-    source: text("source").notNull().default("api"),
+    /** Which door created the session ({@link SessionSource}). */
+    source: text("source").$type<SessionSource>().notNull().default("api"),
     /** Language of bot texts for this session's chat (ru or en). */
     language: text("language").notNull().default("ru"),
     maxRounds: integer("max_rounds").notNull(),
     currentRound: integer("current_round").notNull().default(0),
     /** The order_index of the participant who speaks next within `current_round`. */
     nextOrderIndex: integer("next_order_index").notNull().default(0),
-    /** Bot outbox for the closing line: pending until posted (skipped for sessions without a chat). */
-    closingDeliveryStatus: deliveryStatus("closing_delivery_status").notNull().default("pending"),
     /** Runtime limits captured at start so a settings change does not alter a running debate. */
     limits: jsonb("limits").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
@@ -124,6 +125,10 @@ export const sessions = pgTable(
     ),
     index("sessions_status_idx").on(table.status, table.createdAt),
     index("sessions_chat_idx").on(table.chatId, table.status),
+    // One open debate per chat, whatever door or instance tries to open a second one.
+    uniqueIndex("sessions_one_open_per_chat")
+      .on(table.chatId)
+      .where(sql`${table.status} in ('created', 'running') and ${table.chatId} is not null`),
     index("sessions_user_idx").on(table.userId),
   ],
 );
@@ -177,10 +182,6 @@ export const messages = pgTable(
     flagged: text("flagged"),
     /** For summaries: the last turn_index the summary covers. */
     summaryUntil: integer("summary_until"),
-    /** Bot outbox: pending until posted to the chat (or skipped when there is no chat). */
-    deliveryStatus: deliveryStatus("delivery_status").notNull().default("pending"),
-    telegramMessageIds: jsonb("telegram_message_ids").$type<number[]>(),
-    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
     createdAt: createdAt(),
   },
   (table) => [
@@ -190,7 +191,6 @@ export const messages = pgTable(
       sql`${table.tokensIn} >= 0 and ${table.tokensOut} >= 0 and ${table.cachedTokens} >= 0`,
     ),
     check("messages_cost_nonnegative", sql`${table.cost} >= 0`),
-    index("messages_delivery_idx").on(table.deliveryStatus, table.sessionId),
   ],
 );
 

@@ -8,6 +8,8 @@ import { createDebateService, type DebateService } from "./debate-service";
 import { type ChatModelOptions, createModelFactory } from "./model-factory";
 import { createProviderCache } from "./provider-cache";
 import { createScheduler, type Scheduler, type SchedulerOptions } from "./scheduler";
+import { createSessionReader } from "./session-reader";
+import { createSessionStore } from "./session-store";
 import { createTurnRunner } from "./turn-runner";
 
 /** The debate core as the doors see it. */
@@ -19,7 +21,11 @@ export interface DebateEngine {
   stop(): Promise<void>;
 }
 
-/** Wires events, runner, scheduler and service; no framework, no door. */
+/**
+ * Wires the core: the session store (the one writer and event source) over the reader; the turn
+ * runner and the scheduler on the store; the service the doors use on both. Dependencies point one
+ * way: service → scheduler → runner → store → reader. No framework, no door.
+ */
 export function createDebateEngine(deps: {
   db: Db;
   coordination: Coordination;
@@ -33,29 +39,31 @@ export function createDebateEngine(deps: {
   const logger = deps.logger.child({ component: "debate" });
   const events = createDebateEventBus({ coordination: deps.coordination, logger });
   const providers = createProviderCache(deps.db);
+  const reader = createSessionReader(deps.db);
+  const store = createSessionStore({ db: deps.db, reader, events, logger });
   const runner = createTurnRunner({
-    db: deps.db,
-    events,
+    reader,
+    store,
     providers,
     logger,
     modelFor: createModelFactory({ secretBox: deps.secretBox, options: deps.models }),
     deltaIntervalMs: deps.deltaIntervalMs,
   });
   const scheduler = createScheduler({
-    db: deps.db,
+    reader,
+    store,
     coordination: deps.coordination,
     events,
     runner,
     logger,
-    giveUp: (sessionId, detail) => debate.stopSession(sessionId, "error", detail),
     options: deps.scheduler,
   });
   const debate = createDebateService({
     db: deps.db,
+    store,
+    reader,
     settings: deps.settings,
-    events,
     waker: scheduler,
-    logger,
   });
   return {
     events,

@@ -11,8 +11,8 @@ export interface SessionTotals {
 }
 
 /**
- * Live events of a debate, named noun-verb. They tell observers (bot delivery, SSE, admin live
- * view) that something happened; what is delivered is always read back from Postgres.
+ * Live events of a debate, named noun-verb. They tell observers (the doors: chat posting, SSE, the
+ * admin's live view) that something happened; what they show is always read back from Postgres.
  */
 export type DebateEvent =
   | {

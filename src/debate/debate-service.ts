@@ -1,23 +1,24 @@
-import { and, asc, count, desc, eq, inArray, sql } from "drizzle-orm";
+import { asc, eq, inArray } from "drizzle-orm";
+import { ROUNDS_RANGE } from "../config";
 import {
   type Message,
-  messages,
   personalities,
   providers,
   type Session,
   type SessionParticipant,
+  type SessionSource,
   type SessionStatus,
   type StopReason,
-  sessionParticipants,
-  sessions,
 } from "../db/schema";
-import { addCostUsd, ZERO_COST_USD } from "../llm/pricing";
 import type { Db } from "../platform/db";
-import type { Logger } from "../platform/logger";
 import type { SettingsService } from "../settings/settings-service";
 import { DebateError } from "./debate-errors";
-import type { DebateEventBus, SessionTotals } from "./debate-events";
+import type { SessionTotals } from "./debate-events";
+import type { SessionDetail, SessionListItem, SessionReader } from "./session-reader";
+import type { NewParticipant, SessionStore } from "./session-store";
 import type { SessionLimits } from "./stop-conditions";
+
+export type { SessionDetail, SessionListItem } from "./session-reader";
 
 /** A participant requested for a new session; the personality defaults to the provider's. */
 export interface ParticipantRequest {
@@ -31,23 +32,9 @@ export interface CreateSessionInput {
   participants?: ParticipantRequest[];
   userId?: number | null;
   chatId?: number | null;
-  source?: "telegram" | "api" | "admin";
+  source?: SessionSource;
   language?: "ru" | "en";
 }
-
-/** A session with everything needed to show it. */
-export interface SessionDetail {
-  session: Session;
-  participants: SessionParticipant[];
-  messages: Message[];
-  totals: SessionTotals;
-}
-
-export interface SessionListItem extends Session {
-  totals: SessionTotals;
-}
-
-const ENDED: SessionStatus[] = ["finished", "stopped", "failed"];
 
 export const TOPIC_MAX_LENGTH = 1000;
 
@@ -66,33 +53,12 @@ export function normalizeTopic(topic: string): string {
   return trimmed;
 }
 
-/** A malformed id is simply not found: never a database error leaking to a door. */
-function assertSessionId(sessionId: string) {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sessionId)) {
-    throw new DebateError("session_not_found", `Session ${sessionId} not found.`);
-  }
-}
-
-export function sumTotals(
-  rows: readonly Pick<Message, "tokensIn" | "tokensOut" | "cachedTokens" | "cost">[],
-): SessionTotals {
-  let totals: SessionTotals = { tokensIn: 0, tokensOut: 0, cachedTokens: 0, cost: ZERO_COST_USD };
-  for (const row of rows) {
-    totals = {
-      tokensIn: totals.tokensIn + row.tokensIn,
-      tokensOut: totals.tokensOut + row.tokensOut,
-      cachedTokens: totals.cachedTokens + row.cachedTokens,
-      cost: addCostUsd(totals.cost, row.cost),
-    };
-  }
-  return totals;
-}
-
 /** Starts a session's turns somewhere (the scheduler); injected so the service stays testable. */
 export interface DebateWaker {
   wake(sessionId: string): Promise<void>;
 }
 
+/** The debate core as the doors use it: commands that go through the lifecycle owner, and reads. */
 export interface DebateService {
   createSession(input: CreateSessionInput): Promise<SessionDetail>;
   startSession(sessionId: string): Promise<Session>;
@@ -103,6 +69,15 @@ export interface DebateService {
     detail?: string,
   ): Promise<Session>;
   getSession(sessionId: string): Promise<SessionDetail>;
+  /** The session row alone (no messages). */
+  getSessionRow(sessionId: string): Promise<Session>;
+  /** The session's messages after `afterTurnIndex` (all when omitted), in turn order. */
+  listMessages(sessionId: string, options?: { afterTurnIndex?: number }): Promise<Message[]>;
+  /** Tokens and cost of the whole session. */
+  getTotals(sessionId: string): Promise<SessionTotals>;
+  getParticipants(sessionId: string): Promise<SessionParticipant[]>;
+  /** Sessions bound to a chat that are open or were created since `since`. */
+  listChatSessions(options: { since: Date }): Promise<{ id: string; chatId: number }[]>;
   listSessions(options: {
     status?: SessionStatus;
     userId?: number;
@@ -113,66 +88,28 @@ export interface DebateService {
   activeSessionForChat(chatId: number): Promise<Session | null>;
 }
 
-/** Finalises a session if it is still open; returns the row when this call ended it. */
-export async function endSession(
-  db: Db,
-  sessionId: string,
-  outcome: {
-    status: Exclude<SessionStatus, "created" | "running">;
-    reason: StopReason;
-    detail?: string | null;
-    currentRound?: number;
-  },
-): Promise<Session | null> {
-  const [row] = await db
-    .update(sessions)
-    .set({
-      status: outcome.status,
-      stopReason: outcome.reason,
-      stopDetail: outcome.detail ?? null,
-      finishedAt: sql`now()`,
-      ...(outcome.currentRound === undefined ? {} : { currentRound: outcome.currentRound }),
-    })
-    .where(and(eq(sessions.id, sessionId), inArray(sessions.status, ["created", "running"])))
-    .returning();
-  return row ?? null;
-}
-
+/**
+ * The doors' entry to the core: validates what a door asks (topic, rounds, participants), reads the
+ * runtime settings, and hands the change to the session store; starting wakes the scheduler.
+ */
 export function createDebateService(deps: {
   db: Db;
+  store: SessionStore;
+  reader: SessionReader;
   settings: SettingsService;
-  events: DebateEventBus;
   waker: DebateWaker;
-  logger: Logger;
 }): DebateService {
-  const { db, settings, events, waker, logger } = deps;
-
-  const loadSession = async (sessionId: string): Promise<Session> => {
-    assertSessionId(sessionId);
-    const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
-    if (!row) throw new DebateError("session_not_found", `Session ${sessionId} not found.`);
-    return row;
-  };
-
-  const publishEnd = async (session: Session) => {
-    const rows = await db.select().from(messages).where(eq(messages.sessionId, session.id));
-    await events.publish({
-      type: "session-end",
-      sessionId: session.id,
-      status: session.status,
-      stopReason: session.stopReason,
-      rounds: session.currentRound,
-      totals: sumTotals(rows),
-    });
-  };
-
+  const { db, store, reader, settings, waker } = deps;
   return {
     async createSession(input) {
       const topic = normalizeTopic(input.topic);
       const current = await settings.getAll();
       const maxRounds = input.maxRounds ?? current.MAX_ROUNDS;
-      if (!Number.isInteger(maxRounds) || maxRounds < 1 || maxRounds > 50) {
-        throw new DebateError("invalid_state", "max_rounds must be an integer from 1 to 50.");
+      if (!Number.isInteger(maxRounds) || maxRounds < ROUNDS_RANGE.min || maxRounds > ROUNDS_RANGE.max) {
+        throw new DebateError(
+          "invalid_state",
+          `max_rounds must be an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}.`,
+        );
       }
       const chosen = await resolveParticipants(db, input.participants);
       if (chosen.length < 2) {
@@ -181,58 +118,19 @@ export function createDebateService(deps: {
           `A debate needs at least two enabled providers (found ${chosen.length}).`,
         );
       }
-      if (input.chatId != null) {
-        const busy = await this.activeSessionForChat(input.chatId);
-        if (busy)
-          throw new DebateError("chat_busy", "This chat already has a debate running.", {
-            sessionId: busy.id,
-          });
-      }
-      const created = await db.transaction(async (tx) => {
-        const [session] = await tx
-          .insert(sessions)
-          .values({
-            topic,
-            maxRounds,
-            userId: input.userId ?? null,
-            chatId: input.chatId ?? null,
-            source: input.source ?? "api",
-            language: input.language ?? "ru",
-            closingDeliveryStatus: input.chatId == null ? "skipped" : "pending",
-          })
-          .returning();
-        const participants = await tx
-          .insert(sessionParticipants)
-          .values(
-            chosen.map((choice, index) => ({
-              sessionId: session!.id,
-              providerId: choice.providerId,
-              personalityId: choice.personalityId,
-              displayName: choice.displayName,
-              personaTitle: choice.personaTitle,
-              orderIndex: index,
-            })),
-          )
-          .returning();
-        return { session: session!, participants };
+      return store.create({
+        topic,
+        maxRounds,
+        participants: chosen,
+        userId: input.userId,
+        chatId: input.chatId,
+        source: input.source ?? "api",
+        language: input.language ?? "ru",
       });
-      logger.info("session created", {
-        session: created.session.id,
-        participants: created.participants.length,
-      });
-      return { ...created, messages: [], totals: sumTotals([]) };
     },
 
     async startSession(sessionId) {
-      assertSessionId(sessionId);
-      const [current, participants] = await Promise.all([
-        settings.getAll(),
-        db
-          .select()
-          .from(sessionParticipants)
-          .where(eq(sessionParticipants.sessionId, sessionId))
-          .orderBy(asc(sessionParticipants.orderIndex)),
-      ]);
+      const current = await settings.getAll();
       const limits: SessionLimits = {
         turnTimeoutSec: current.TURN_TIMEOUT_SEC,
         sessionTimeoutSec: current.SESSION_TIMEOUT_SEC,
@@ -240,136 +138,38 @@ export function createDebateService(deps: {
         costLimitUsd: current.SESSION_COST_LIMIT_USD,
         contextTokenLimit: current.CONTEXT_TOKEN_LIMIT,
       };
-      const first = participants.find((participant) => participant.status === "active");
-      const [started] = await db
-        .update(sessions)
-        .set({
-          status: "running",
-          startedAt: sql`now()`,
-          currentRound: 1,
-          nextOrderIndex: first?.orderIndex ?? 0,
-          limits: limits as unknown as Record<string, unknown>,
-        })
-        .where(and(eq(sessions.id, sessionId), eq(sessions.status, "created")))
-        .returning();
-      if (!started) {
-        // Not a created session: say what it is (or that there is none).
-        const session = await loadSession(sessionId);
-        throw new DebateError(
-          "invalid_state",
-          `Session is ${session.status}; only a created session can start.`,
-          { status: session.status },
-        );
-      }
-      await events.publish({
-        type: "session-start",
-        sessionId,
-        maxRounds: started.maxRounds,
-        participants: participants.map((participant) => ({
-          id: participant.id,
-          name: participant.displayName,
-          persona: participant.personaTitle,
-        })),
-      });
+      const started = await store.start(sessionId, limits);
       await waker.wake(sessionId);
-      logger.info("session started", { session: sessionId, maxRounds: started.maxRounds });
       return started;
     },
 
     async stopSession(sessionId, reason, detail) {
-      const session = await loadSession(sessionId);
-      if (ENDED.includes(session.status)) return session;
-      const ended = await endSession(db, sessionId, {
+      const session = await reader.session(sessionId);
+      if (session.status !== "created" && session.status !== "running") return session;
+      const ended = await store.end(sessionId, {
         status: reason === "error" ? "failed" : "stopped",
         reason,
         detail: detail ?? null,
       });
-      if (!ended) return loadSession(sessionId);
-      // Whoever runs the turn aborts it now; the conditional writes keep anything late out.
-      await events.sendControl({ type: "stop", sessionId });
-      await publishEnd(ended);
-      logger.info("session stopped", { session: sessionId, reason });
-      return ended;
+      return ended ?? reader.session(sessionId);
     },
 
-    async getSession(sessionId) {
-      const session = await loadSession(sessionId);
-      const [participants, rows] = await Promise.all([
-        db
-          .select()
-          .from(sessionParticipants)
-          .where(eq(sessionParticipants.sessionId, sessionId))
-          .orderBy(asc(sessionParticipants.orderIndex)),
-        db.select().from(messages).where(eq(messages.sessionId, sessionId)).orderBy(asc(messages.turnIndex)),
-      ]);
-      return { session, participants, messages: rows, totals: sumTotals(rows) };
-    },
-
-    async listSessions({ status, userId, limit, offset }) {
-      const conditions = [
-        status ? eq(sessions.status, status) : undefined,
-        userId === undefined ? undefined : eq(sessions.userId, userId),
-      ].filter(Boolean);
-      const where = conditions.length > 0 ? and(...conditions) : undefined;
-      const [rows, [total]] = await Promise.all([
-        db
-          .select()
-          .from(sessions)
-          .where(where)
-          .orderBy(desc(sessions.createdAt), desc(sessions.id))
-          .limit(limit)
-          .offset(offset),
-        db.select({ n: count() }).from(sessions).where(where),
-      ]);
-      const ids = rows.map((row) => row.id);
-      const sums =
-        ids.length === 0
-          ? []
-          : await db
-              .select({
-                sessionId: messages.sessionId,
-                tokensIn: sql<number>`coalesce(sum(${messages.tokensIn}), 0)::int`,
-                tokensOut: sql<number>`coalesce(sum(${messages.tokensOut}), 0)::int`,
-                cachedTokens: sql<number>`coalesce(sum(${messages.cachedTokens}), 0)::int`,
-                cost: sql<string>`coalesce(sum(${messages.cost}), 0)::numeric(18,8)::text`,
-              })
-              .from(messages)
-              .where(inArray(messages.sessionId, ids))
-              .groupBy(messages.sessionId);
-      const bySession = new Map(sums.map((row) => [row.sessionId, row]));
-      return {
-        items: rows.map((row) => {
-          const sum = bySession.get(row.id);
-          return {
-            ...row,
-            totals: sum
-              ? {
-                  tokensIn: sum.tokensIn,
-                  tokensOut: sum.tokensOut,
-                  cachedTokens: sum.cachedTokens,
-                  cost: sum.cost,
-                }
-              : sumTotals([]),
-          };
-        }),
-        total: total?.n ?? 0,
-      };
-    },
-
-    async activeSessionForChat(chatId) {
-      const [row] = await db
-        .select()
-        .from(sessions)
-        .where(and(eq(sessions.chatId, chatId), inArray(sessions.status, ["created", "running"])))
-        .orderBy(desc(sessions.createdAt))
-        .limit(1);
-      return row ?? null;
-    },
+    getSession: (sessionId) => reader.detail(sessionId),
+    getSessionRow: (sessionId) => reader.session(sessionId),
+    listMessages: (sessionId, options) => reader.messages(sessionId, options),
+    getTotals: (sessionId) => reader.totals(sessionId),
+    getParticipants: (sessionId) => reader.participants(sessionId),
+    listChatSessions: ({ since }) => reader.chatSessions(since),
+    listSessions: (options) => reader.list(options),
+    activeSessionForChat: (chatId) => reader.openForChat(chatId),
   };
 }
 
 /** Resolves the participants: explicit ones, or every enabled provider in admin order. */
-async function resolveParticipants(db: Db, requested: ParticipantRequest[] | undefined) {
+async function resolveParticipants(
+  db: Db,
+  requested: ParticipantRequest[] | undefined,
+): Promise<NewParticipant[]> {
   const providerRows = requested?.length
     ? await db
         .select()

@@ -1,28 +1,43 @@
 /** Texts the engine writes into transcripts (system messages), in the session's language. */
 export type Language = "ru" | "en";
 
-const texts = {
+/** The system messages of a debate; causes come classified and free of provider text. */
+export interface DebateTexts {
+  excludedTimeouts(name: string): string;
+  excludedFailures(name: string, cause: string): string;
+  excludedLoop(name: string): string;
+  excludedProvider(name: string, cause: string): string;
+  excludedMissing(name: string): string;
+  turnTimeout(name: string): string;
+  turnFailed(name: string, cause: string): string;
+  omitted: string;
+}
+
+const texts: Record<Language, DebateTexts> = {
   ru: {
-    excludedTimeouts: (name: string) => `${name} дважды подряд не ответил вовремя и исключён из обсуждения.`,
-    excludedLoop: (name: string) => `${name} повторяется или молчит и исключён из обсуждения.`,
-    excludedProvider: (name: string, detail: string) => `${name} исключён: ошибка провайдера (${detail}).`,
-    excludedMissing: (name: string) => `${name} исключён: провайдер удалён или отключён.`,
-    turnTimeout: (name: string) => `${name} не ответил вовремя, ход переходит дальше.`,
-    turnFailed: (name: string, detail: string) =>
-      `${name} не смог ответить (${detail}), ход переходит дальше.`,
+    excludedTimeouts: (name) => `${name} дважды подряд не ответил вовремя и исключён из обсуждения.`,
+    excludedFailures: (name, cause) =>
+      `${name} дважды подряд не смог ответить (${cause}) и исключён из обсуждения.`,
+    excludedLoop: (name) => `${name} повторяется или молчит и исключён из обсуждения.`,
+    excludedProvider: (name, cause) => `${name} не смог ответить: ${cause}. Участник исключён из обсуждения.`,
+    excludedMissing: (name) => `${name} исключён: провайдер удалён или отключён.`,
+    turnTimeout: (name) => `${name} не ответил вовремя, ход переходит дальше.`,
+    turnFailed: (name, cause) => `${name} не смог ответить (${cause}), ход переходит дальше.`,
     omitted: "[Ранние реплики опущены, чтобы уложиться в контекст.]",
   },
   en: {
-    excludedTimeouts: (name: string) => `${name} timed out twice in a row and was excluded from the debate.`,
-    excludedLoop: (name: string) => `${name} kept repeating itself or gave empty answers and was excluded.`,
-    excludedProvider: (name: string, detail: string) => `${name} was excluded: provider error (${detail}).`,
-    excludedMissing: (name: string) => `${name} was excluded: its provider was removed or disabled.`,
-    turnTimeout: (name: string) => `${name} did not answer in time; the turn passes on.`,
-    turnFailed: (name: string, detail: string) => `${name} could not answer (${detail}); the turn passes on.`,
+    excludedTimeouts: (name) => `${name} timed out twice in a row and was excluded from the debate.`,
+    excludedFailures: (name, cause) =>
+      `${name} could not answer twice in a row (${cause}) and was excluded from the debate.`,
+    excludedLoop: (name) => `${name} kept repeating itself or gave empty answers and was excluded.`,
+    excludedProvider: (name, cause) => `${name} could not answer: ${cause}. It was excluded from the debate.`,
+    excludedMissing: (name) => `${name} was excluded: its provider was removed or disabled.`,
+    turnTimeout: (name) => `${name} did not answer in time; the turn passes on.`,
+    turnFailed: (name, cause) => `${name} could not answer (${cause}); the turn passes on.`,
     omitted: "[Earlier turns omitted to fit the context.]",
   },
 };
 
-export function debateTexts(language: string) {
+export function debateTexts(language: string): DebateTexts {
   return language === "en" ? texts.en : texts.ru;
 }

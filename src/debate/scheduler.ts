@@ -1,10 +1,9 @@
-import { eq } from "drizzle-orm";
-import { sessions } from "../db/schema";
 import type { Coordination } from "../platform/coordination";
-import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import type { DebateEventBus } from "./debate-events";
 import type { DebateWaker } from "./debate-service";
+import type { SessionReader } from "./session-reader";
+import type { SessionStore } from "./session-store";
 import type { TurnRunner } from "./turn-runner";
 
 export interface SchedulerOptions {
@@ -38,16 +37,16 @@ const lockKey = (sessionId: string) => `lock:session:${sessionId}`;
  * (or this one after a restart) resumes it. The unique (session_id, turn_index) is the final guard.
  */
 export function createScheduler(deps: {
-  db: Db;
+  reader: SessionReader;
+  /** Ends a session that keeps crashing (stop reason `error`): a bug must not turn into endless paid calls. */
+  store: SessionStore;
   coordination: Coordination;
   events: DebateEventBus;
   runner: TurnRunner;
   logger: Logger;
-  /** Ends a session that keeps crashing (stop reason `error`): a bug must not turn into endless paid calls. */
-  giveUp: (sessionId: string, detail: string) => Promise<unknown>;
   options?: SchedulerOptions;
 }): Scheduler {
-  const { db, coordination, events, runner, logger } = deps;
+  const { reader, store, coordination, events, runner, logger } = deps;
   const leaseMs = deps.options?.leaseMs ?? 15_000;
   const pollMs = deps.options?.pollMs ?? 250;
   const maxConcurrent = deps.options?.maxConcurrent ?? 500;
@@ -95,8 +94,12 @@ export function createScheduler(deps: {
             count,
           });
           failures.delete(sessionId);
-          await deps
-            .giveUp(sessionId, "internal error: the debate could not continue")
+          await store
+            .end(sessionId, {
+              status: "failed",
+              reason: "error",
+              detail: "internal error: the debate could not continue",
+            })
             .catch((giveUpError: unknown) =>
               logger.error("could not fail the session", { session: sessionId, error: giveUpError }),
             );
@@ -171,13 +174,10 @@ export function createScheduler(deps: {
       unsubscribeControl = events.onControl((command) => {
         if (command.type === "stop") running.get(command.sessionId)?.controller.abort(new Error("stopped"));
       });
-      const resumable = await db
-        .select({ id: sessions.id })
-        .from(sessions)
-        .where(eq(sessions.status, "running"));
-      for (const row of resumable) {
+      const resumable = await reader.runningIds();
+      for (const id of resumable) {
         // Only sessions nobody holds: a live holder keeps its own due time.
-        if (!running.has(row.id)) await coordination.markDue(row.id, Date.now());
+        if (!running.has(id)) await coordination.markDue(id, Date.now());
       }
       if (resumable.length > 0) logger.info("resuming running sessions", { count: resumable.length });
       schedulePoll(0);

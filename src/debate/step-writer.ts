@@ -19,7 +19,6 @@ export type NewStepMessage = Pick<
       | "estimated"
       | "flagged"
       | "summaryUntil"
-      | "deliveryStatus"
     >
   >;
 
@@ -65,15 +64,13 @@ with x as (
   returning t.id, t.finished_at
 ), m as (
   insert into messages (session_id, turn_index, round, author_type, author_name, participant_id, content,
-    tokens_in, tokens_out, cached_tokens, cost, latency_ms, estimated, flagged, summary_until, delivery_status)
+    tokens_in, tokens_out, cached_tokens, cost, latency_ms, estimated, flagged, summary_until)
   select s.id, y.turn_index, y.round, y.author_type, y.author_name, y.participant_id, y.content,
-    y.tokens_in, y.tokens_out, y.cached_tokens, y.cost, y.latency_ms, y.estimated, y.flagged, y.summary_until,
-    y.delivery_status
+    y.tokens_in, y.tokens_out, y.cached_tokens, y.cost, y.latency_ms, y.estimated, y.flagged, y.summary_until
   from s join x on x.session_id = s.id,
     jsonb_to_recordset(x.messages) as y(turn_index int, round int, author_type author_type,
       author_name text, participant_id int, content text, tokens_in int, tokens_out int, cached_tokens int,
-      cost numeric, latency_ms int, estimated boolean, flagged text, summary_until int,
-      delivery_status delivery_status)
+      cost numeric, latency_ms int, estimated boolean, flagged text, summary_until int)
   returning session_id, id, turn_index, created_at
 ), p as (
   update session_participants sp set
@@ -131,9 +128,6 @@ export function draftMessages(sessionId: string, firstIndex: number, step: Step)
     estimated: false,
     flagged: null,
     summaryUntil: null,
-    deliveryStatus: "pending",
-    telegramMessageIds: null,
-    deliveredAt: null,
     ...message,
   }));
 }
@@ -162,7 +156,6 @@ async function writeSteps(db: Db, writes: StepWrite[]): Promise<(WrittenStep | S
       estimated: draft.estimated,
       flagged: draft.flagged,
       summary_until: draft.summaryUntil,
-      delivery_status: draft.deliveryStatus,
     })),
     participants: (step.participants ?? []).map(({ id, set }) => ({
       id,

@@ -3,7 +3,7 @@
  *
  * One small interface, one adapter per provider family (see `openai-chat-model.ts`,
  * which serves OpenAI, DeepSeek and any OpenAI-compatible endpoint). Nothing here
- * knows about the database, Telegram or HTTP doors.
+ * knows about the database or the doors.
  */
 
 import type { LlmError } from "./llm-errors";
@@ -83,7 +83,7 @@ export interface ChatRequest {
   /** Called with each streamed text fragment, in order. Reasoning content is never passed. */
   onDelta?: (text: string) => void;
   /**
-   * Called before a retry. Deltas already delivered by the failed attempt are void:
+   * Called before a retry. Deltas already passed on by the failed attempt are void:
    * a consumer that renders `onDelta` output should reset its buffer here.
    */
   onRetry?: (info: ChatRetryInfo) => void;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { desc, eq } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema";
 import { startTestBot } from "../helpers/bot-harness";
+import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import type { ChatSpec, FakeTelegramServer, UserSpec } from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -74,20 +75,20 @@ describe("telegram bot end to end", () => {
       .where(eq(sessions.chatId, chat.id))
       .orderBy(desc(sessions.createdAt));
     expect(session).toMatchObject({ status: "finished", stopReason: "max_rounds", source: "telegram" });
-    await eventually(async () => {
-      const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, session!.id));
-      return row?.closingDeliveryStatus === "sent";
-    });
+    await eventually(async () => (await closingStatus(stack.db, session!.id)) === "sent");
     const detail = await stack.debate.getSession(session!.id);
     const rows = detail.messages.filter((m) => m.authorType === "model");
     expect(rows).toHaveLength(4);
+    const posted = (await deliveriesOf(stack.db, session!.id)).byMessage;
     for (const row of rows) {
-      expect(row.deliveryStatus).toBe("sent");
-      expect(row.telegramMessageIds?.length).toBeGreaterThan(0);
+      expect(posted.get(row.id)?.status).toBe("sent");
+      expect(posted.get(row.id)?.telegramMessageIds?.length).toBeGreaterThan(0);
       expect(row.tokensIn).toBeGreaterThan(0);
       expect(row.tokensOut).toBeGreaterThan(0);
     }
-    expect(rows.map((row) => row.telegramMessageIds![0])).toEqual(turns.map((m) => m.message_id));
+    expect(rows.map((row) => posted.get(row.id)!.telegramMessageIds![0])).toEqual(
+      turns.map((m) => m.message_id),
+    );
     expect(detail.totals.tokensIn).toBeGreaterThan(0);
     expect(Number(detail.totals.cost)).toBeGreaterThanOrEqual(0);
     expect(typing()).toBeGreaterThan(0);

@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
+import { deliveries } from "../../src/bot/delivery/delivery-table";
 import { messages, sessions } from "../../src/db/schema";
 import { startTestBot } from "../helpers/bot-harness";
+import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import type { ChatSpec, FakeTelegramServer } from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -46,12 +48,20 @@ const closingOf = (telegram: FakeTelegramServer, chatId: number, timeoutMs = 20_
 const turnsIn = (telegram: FakeTelegramServer, chatId: number) =>
   telegram.sent.filter((m) => m.chat_id === chatId && m.text.startsWith("🤖"));
 
-const rowsOf = (sessionId: string) =>
-  stack.db
+/** The session's model turns, each with the bot's delivery row (status, Telegram ids) if it has one. */
+async function rowsOf(sessionId: string) {
+  const rows = await stack.db
     .select()
     .from(messages)
     .where(and(eq(messages.sessionId, sessionId), eq(messages.authorType, "model")))
     .orderBy(asc(messages.turnIndex));
+  const { byMessage } = await deliveriesOf(stack.db, sessionId);
+  return rows.map((row) => ({
+    ...row,
+    deliveryStatus: byMessage.get(row.id)?.status,
+    telegramMessageIds: byMessage.get(row.id)?.telegramMessageIds ?? null,
+  }));
+}
 
 describe("bot delivery", () => {
   test("a 10 000-character answer is split at ≤ 4096 and delivered in order", async () => {
@@ -132,19 +142,28 @@ describe("bot delivery", () => {
   }, 60_000);
 
   test("restart with undelivered turns: pending rows delivered once, sent rows not re-sent", async () => {
-    // No bot runs while the debate happens: every row stays pending.
+    // No bot runs while the debate happens: nothing is posted.
     const sessionId = await startDebate(7004);
     await eventually(async () => {
       const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
       return row?.status === "finished";
     });
     const rows = await rowsOf(sessionId);
-    expect(rows.map((row) => row.deliveryStatus)).toEqual(["pending", "pending", "pending", "pending"]);
-    // The first one went out before the "crash".
-    await stack.db
-      .update(messages)
-      .set({ deliveryStatus: "sent", telegramMessageIds: [424242], deliveredAt: new Date() })
-      .where(eq(messages.id, rows[0]!.id));
+    expect(rows.map((row) => row.deliveryStatus)).toEqual([undefined, undefined, undefined, undefined]);
+    // The bot had tracked it, and the first turn went out before the "crash".
+    await stack.db.insert(deliveries).values([
+      { sessionId, chatId: 7004, kind: "closing" },
+      {
+        sessionId,
+        chatId: 7004,
+        kind: "turn",
+        messageId: rows[0]!.id,
+        turnIndex: rows[0]!.turnIndex,
+        status: "sent",
+        telegramMessageIds: [424242],
+        deliveredAt: new Date(),
+      },
+    ]);
     const telegram = await bot();
     await closingOf(telegram, 7004);
     await running!.door.outbox.idle();
@@ -253,13 +272,16 @@ describe("bot delivery", () => {
     );
     await eventually(async () => {
       const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
-      return row?.status === "failed" && row.closingDeliveryStatus === "failed";
+      return row?.status === "failed" && (await closingStatus(stack.db, sessionId)) === "failed";
     });
     const [session] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
     expect(session!.stopReason).toBe("error");
     const rows = await rowsOf(sessionId);
     expect(rows[0]!.deliveryStatus).toBe("sent");
-    expect(rows.slice(1).every((row) => row.deliveryStatus === "failed")).toBe(true);
+    // What was left to post is given up (failed), and nothing after it was posted.
+    expect(
+      rows.slice(1).every((row) => row.deliveryStatus !== "sent" && row.deliveryStatus !== "pending"),
+    ).toBe(true);
     telegram.clearFailures();
   }, 60_000);
 

@@ -33,7 +33,6 @@ async function sessionAfterExclusion(reason: string) {
     authorName: "system",
     participantId: first!.id,
     content: "excluded",
-    deliveryStatus: "skipped",
   });
   return created.session.id;
 }

@@ -3,6 +3,8 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createModelFactory } from "../../src/debate/model-factory";
 import { createProviderCache } from "../../src/debate/provider-cache";
+import { createSessionReader } from "../../src/debate/session-reader";
+import { createSessionStore } from "../../src/debate/session-store";
 import { createTurnRunner } from "../../src/debate/turn-runner";
 import { expectContiguousTurns, modelTurns, startDebate, waitUntil } from "../helpers/debate-test-utils";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
@@ -139,10 +141,12 @@ describe("two engines on one database and Redis", () => {
     try {
       const created = await idle.debate.createSession({ topic: "Race for the turn", maxRounds: 2 });
       await idle.debate.startSession(created.session.id);
+      const reader = createSessionReader(idle.db);
+      const store = createSessionStore({ db: idle.db, reader, events: idle.events, logger: idle.logger });
       const makeRunner = () =>
         createTurnRunner({
-          db: idle.db,
-          events: idle.events,
+          reader,
+          store,
           logger: idle.logger,
           // Not started: without notifications the cache reads every turn, as a runner needs here.
           providers: createProviderCache(idle.db),

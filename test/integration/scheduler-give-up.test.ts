@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createDebateService } from "../../src/debate/debate-service";
 import { createScheduler } from "../../src/debate/scheduler";
+import { createSessionReader } from "../../src/debate/session-reader";
+import { createSessionStore } from "../../src/debate/session-store";
 import type { TurnRunner } from "../../src/debate/turn-runner";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -23,21 +25,24 @@ test("a session whose run keeps crashing is failed with reason error after the r
       throw new Error("database exploded");
     },
   };
+  // The core's parts as the engine wires them, with the crashing runner in place of the real one.
+  const reader = createSessionReader(stack.db);
+  const store = createSessionStore({ db: stack.db, reader, events: stack.events, logger: stack.logger });
   const scheduler = createScheduler({
-    db: stack.db,
+    reader,
+    store,
     coordination: stack.coordination,
     events: stack.events,
     runner: crashing,
     logger: stack.logger,
-    giveUp: (sessionId, detail) => debate.stopSession(sessionId, "error", detail),
     options: { pollMs: 10, retryDelayMs: 10, leaseMs: 1_000, maxRunFailures: 3 },
   });
   const debate = createDebateService({
     db: stack.db,
+    store,
+    reader,
     settings: stack.settings,
-    events: stack.events,
     waker: scheduler,
-    logger: stack.logger,
   });
   await scheduler.start();
   try {

@@ -70,7 +70,6 @@ describe("step writer", () => {
     expect(writtenA.messages[0]).toMatchObject({
       content: "from a",
       cost: "0.00001500",
-      deliveryStatus: "pending",
     });
     const [storedA] = await db().select().from(sessions).where(eq(sessions.id, a.session.id));
     expect(storedA).toMatchObject({

@@ -1,16 +1,12 @@
-import { eq } from "drizzle-orm";
 import type { Bot } from "gramio";
-import { sessions } from "../../db/schema";
-import type { DebateEngine } from "../../debate/debate-engine";
-import type { DebateEvent } from "../../debate/debate-events";
+import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
 import type { Coordination } from "../../platform/coordination";
-import type { Db } from "../../platform/db";
 import type { Logger } from "../../platform/logger";
 import type { Outbox } from "./outbox";
 import { TELEGRAM_TEXT_LIMIT } from "./telegram-text";
 
 /**
- * Connects the engine's events to the chat: every event of a chat's session kicks that chat's
+ * Connects the core's events to the chat: every event of a chat's session kicks that chat's
  * outbox; `turn-start` sends a `typing` action and, in private chats, `turn-delta` streams the text
  * as a draft (`sendMessageDraft`, throttled). Typing and drafts are best effort: their errors are
  * ignored and never touch the debate. With several instances, one lease per turn picks the
@@ -19,37 +15,24 @@ import { TELEGRAM_TEXT_LIMIT } from "./telegram-text";
 export function startLiveDelivery(deps: {
   // biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
   bot: Bot<any, any>;
-  db: Db;
-  engine: DebateEngine;
+  events: DebateEventBus;
   coordination: Coordination;
   outbox: Outbox;
   logger: Logger;
   /** Minimum gap between two drafts of one chat. Default 1000 ms. */
   draftIntervalMs?: number;
 }): () => void {
-  const { bot, db, coordination, outbox } = deps;
+  const { bot, coordination, outbox } = deps;
   const logger = deps.logger.child({ component: "bot-live" });
   const draftIntervalMs = deps.draftIntervalMs ?? 1000;
-  const chatOfSession = new Map<string, number | null>();
   /** Turns this instance shows live: `${sessionId}:${turnIndex}` → state. */
   const liveTurns = new Map<string, { chatId: number; lastDraftAt: number; lastTypingAt: number }>();
-
-  const chatOf = async (sessionId: string): Promise<number | null> => {
-    if (chatOfSession.has(sessionId)) return chatOfSession.get(sessionId) ?? null;
-    const [row] = await db
-      .select({ chatId: sessions.chatId })
-      .from(sessions)
-      .where(eq(sessions.id, sessionId));
-    const chatId = row?.chatId ?? null;
-    chatOfSession.set(sessionId, chatId);
-    return chatId;
-  };
 
   const typing = (chatId: number) =>
     bot.api.sendChatAction({ chat_id: chatId, action: "typing", suppress: true }).catch(() => {});
 
   const handle = async (event: DebateEvent) => {
-    const chatId = await chatOf(event.sessionId);
+    const chatId = await outbox.chatOf(event.sessionId);
     if (chatId === null) return;
     const now = Date.now();
     switch (event.type) {
@@ -85,7 +68,6 @@ export function startLiveDelivery(deps: {
         return;
       case "session-end":
         for (const key of liveTurns.keys()) if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
-        chatOfSession.delete(event.sessionId);
         outbox.kick(chatId);
         return;
       default:
@@ -93,7 +75,7 @@ export function startLiveDelivery(deps: {
     }
   };
 
-  return deps.engine.events.subscribe((event) => {
+  return deps.events.subscribe((event) => {
     handle(event).catch((error) => logger.warn("live delivery event failed", { type: event.type, error }));
   });
 }

@@ -1,33 +1,43 @@
-import { and, asc, eq, inArray, isNotNull } from "drizzle-orm";
 import { TelegramError } from "gramio";
-import { type Message, messages, type Session, sessionParticipants, sessions } from "../../db/schema";
-import type { DebateEngine } from "../../debate/debate-engine";
+import type { Message, Session } from "../../db/schema";
+import type { DebateService } from "../../debate/debate-service";
 import type { Coordination } from "../../platform/coordination";
-import type { Db } from "../../platform/db";
 import type { Logger } from "../../platform/logger";
 import { languageOf, TEXTS } from "../i18n/texts";
 import { menuKeyboard } from "../keyboards";
+import type { DeliveryStore } from "./delivery-store";
 import type { FloodControlledSender } from "./flood-control";
 import { markdownToTelegram, plain, splitTelegramText, type TelegramText, withHeader } from "./telegram-text";
 
 /**
- * The bot's outbox: what is posted is driven by the persisted `messages` rows, not by events.
- * Events only say "look at this chat again". One sequential worker per chat delivers its pending
- * rows in turn order, records Telegram ids and `sent` before moving on (so a restart re-sends
- * nothing delivered and delivers everything pending), then posts the closing line once the
- * session has ended. A Redis lease per chat keeps two instances from delivering the same chat.
+ * The bot's outbox: what is posted is driven by the persisted transcript, not by events. Events
+ * only say "look at this chat again". One sequential worker per chat posts its sessions' messages in
+ * turn order, recording each in the bot's `deliveries` table (Telegram ids, `sent`) before moving on
+ * — so a restart re-sends nothing delivered and delivers everything pending — then posts the closing
+ * line once the session has ended. A lease per chat keeps two instances from posting to one chat.
  */
 export interface Outbox {
-  /** Schedules a delivery pass for the chat (coalesced while one runs). */
+  /** Starts tracking a chat's session: from now on its transcript is posted to the chat. */
+  track(sessionId: string, chatId: number): Promise<void>;
+  /**
+   * The chat a session is posted to, or null when it is not a chat's (cached, bounded). A chat's
+   * session the bot did not open itself (another door or instance) is tracked from then on.
+   */
+  chatOf(sessionId: string): Promise<number | null>;
+  /** Schedules a pass for the chat (coalesced while one runs). */
   kick(chatId: number): void;
-  /** Kicks every chat that has something undelivered (call at start). */
-  kickAll(): Promise<void>;
+  /** Tracks chat sessions it has not seen yet and kicks every chat with something to post. */
+  sweep(): Promise<void>;
   /** Resolves once no pass runs (tests). */
   idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
 const LOCK_TTL_MS = 30_000;
+/** How far back the sweep looks for chat sessions the bot never heard of (events missed while down). */
+const DISCOVERY_WINDOW_MS = 24 * 60 * 60_000;
+/** Sessions whose chat is remembered; older entries are read again from the table. */
+const CHAT_CACHE_SIZE = 10_000;
 const ENDED = new Set(["finished", "stopped", "failed"]);
 
 /** Telegram says the chat cannot receive messages any more: stop trying. */
@@ -41,23 +51,34 @@ function isEntityError(error: unknown): boolean {
   return error instanceof TelegramError && error.code === 400 && /entit|parse/i.test(error.message);
 }
 
+/** What is posted of a transcript: the turns and notices; summaries, interjections and held-back answers are not. */
+const isPosted = (message: Message) =>
+  (message.authorType === "model" || message.authorType === "system") && !message.flagged;
+
 export function createOutbox(deps: {
-  db: Db;
-  engine: DebateEngine;
+  store: DeliveryStore;
+  debate: DebateService;
   coordination: Coordination;
   sender: FloodControlledSender;
   logger: Logger;
   /** Delay before retrying a chat after a transient failure or a lease held elsewhere. Default 2000 ms. */
   retryDelayMs?: number;
 }): Outbox {
-  const { db, engine, coordination, sender } = deps;
+  const { store, debate, coordination, sender } = deps;
   const logger = deps.logger.child({ component: "bot-outbox" });
   const retryDelayMs = deps.retryDelayMs ?? 2000;
   const running = new Map<number, Promise<void>>();
   const dirty = new Set<number>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
-  const personas = new Map<string, Map<number, string | null>>();
+  const chats = new Map<string, number | null>();
   let stopped = false;
+
+  const remember = (sessionId: string, chatId: number | null) => {
+    chats.delete(sessionId);
+    chats.set(sessionId, chatId);
+    // Insertion order is age: drop the oldest beyond the bound.
+    if (chats.size > CHAT_CACHE_SIZE) chats.delete(chats.keys().next().value!);
+  };
 
   const retryLater = (chatId: number) => {
     if (stopped) return;
@@ -68,25 +89,11 @@ export function createOutbox(deps: {
     timers.add(timer);
   };
 
-  const personaOf = async (sessionId: string, participantId: number | null) => {
-    let map = personas.get(sessionId);
-    if (!map) {
-      const rows = await db
-        .select({ id: sessionParticipants.id, persona: sessionParticipants.personaTitle })
-        .from(sessionParticipants)
-        .where(eq(sessionParticipants.sessionId, sessionId));
-      map = new Map(rows.map((row) => [row.id, row.persona]));
-      personas.set(sessionId, map);
-    }
-    return participantId === null ? null : (map.get(participantId) ?? null);
-  };
-
-  const render = async (session: Session, row: Message): Promise<TelegramText[]> => {
+  const render = (session: Session, row: Message, personas: Map<number, string | null>): TelegramText[] => {
     if (row.authorType === "system") return splitTelegramText({ text: row.content, entities: [] });
-    const texts = TEXTS[languageOf(session.language)];
-    const header = texts.turnHeader(
+    const header = TEXTS[languageOf(session.language)].turnHeader(
       row.authorName,
-      await personaOf(session.id, row.participantId),
+      row.participantId === null ? null : (personas.get(row.participantId) ?? null),
       row.round,
       session.maxRounds,
     );
@@ -105,104 +112,83 @@ export function createOutbox(deps: {
     }
   };
 
-  /** The chat blocked or removed the bot: stop its debate and give up its undelivered rows. */
+  /** The chat blocked or removed the bot: stop its debates and give up what is left to post. */
   const abandonChat = async (chatId: number, reason: string) => {
     logger.warn("chat unavailable, stopping its debates", { chatId, reason });
-    const open = await db
-      .select({ id: sessions.id, status: sessions.status })
-      .from(sessions)
-      .where(and(eq(sessions.chatId, chatId), eq(sessions.closingDeliveryStatus, "pending")));
-    for (const session of open) {
-      if (!ENDED.has(session.status)) {
-        await engine.debate
-          .stopSession(session.id, "error", `Telegram: ${reason}`)
-          .catch((error) => logger.error("stop after 403 failed", { error }));
-      }
+    for (const sessionId of await store.abandonChat(chatId, reason)) {
+      await debate
+        .stopSession(sessionId, "error", `Telegram: ${reason}`)
+        .catch((error) => logger.error("stop after 403 failed", { error }));
     }
-    const ids = open.map((session) => session.id);
-    if (ids.length === 0) return;
-    await db
-      .update(messages)
-      .set({ deliveryStatus: "failed" })
-      .where(and(inArray(messages.sessionId, ids), eq(messages.deliveryStatus, "pending")));
-    await db
-      .update(sessions)
-      .set({ closingDeliveryStatus: "failed" })
-      .where(and(inArray(sessions.id, ids), eq(sessions.closingDeliveryStatus, "pending")));
   };
 
-  const deliverRow = async (chatId: number, session: Session, row: Message) => {
-    if (row.authorType === "summary" || row.authorType === "user" || row.flagged) {
-      await db.update(messages).set({ deliveryStatus: "skipped" }).where(eq(messages.id, row.id));
-      return;
-    }
-    const chunks = await render(session, row);
-    const ids = [...(row.telegramMessageIds ?? [])];
+  /** Posts one message (resuming after the chunks already out) and records it. */
+  const post = async (
+    chatId: number,
+    session: Session,
+    row: Message,
+    personas: Map<number, string | null>,
+  ) => {
+    const record = await store.recordTurn(
+      { sessionId: session.id, chatId, messageId: row.id, turnIndex: row.turnIndex },
+      isPosted(row) ? "pending" : "skipped",
+    );
+    if (record.status !== "pending") return;
+    const chunks = render(session, row, personas);
+    const ids = [...(record.telegramMessageIds ?? [])];
     for (let index = ids.length; index < chunks.length; index++) {
       try {
         ids.push(await sendChunk(chatId, chunks[index]!));
       } catch (error) {
         if (error instanceof TelegramError && error.code === 400 && !isChatUnavailable(error)) {
           logger.error("message rejected by Telegram", { chatId, messageId: row.id, error: error.message });
-          await db
-            .update(messages)
-            .set({ deliveryStatus: "failed", telegramMessageIds: ids })
-            .where(eq(messages.id, row.id));
+          await store.settle(record.id, { status: "failed", telegramMessageIds: ids, error: error.message });
           return;
         }
         throw error;
       }
       // Chunks already out are remembered, so a restart resumes after them instead of repeating.
-      if (index < chunks.length - 1) {
-        await db.update(messages).set({ telegramMessageIds: ids }).where(eq(messages.id, row.id));
-      }
+      if (index < chunks.length - 1) await store.saveChunks(record.id, ids);
     }
-    await db
-      .update(messages)
-      .set({
-        deliveryStatus: chunks.length === 0 ? "skipped" : "sent",
-        telegramMessageIds: ids,
-        deliveredAt: new Date(),
-      })
-      .where(eq(messages.id, row.id));
+    await store.settle(record.id, {
+      status: chunks.length === 0 ? "skipped" : "sent",
+      telegramMessageIds: ids,
+    });
   };
 
   const postClosing = async (chatId: number, session: Session) => {
-    const detail = await engine.debate.getSession(session.id);
     const language = languageOf(session.language);
     const text = TEXTS[language].closing(
-      detail.session.stopReason,
-      detail.session.currentRound,
-      detail.session.maxRounds,
-      detail.totals,
+      session.stopReason,
+      session.currentRound,
+      session.maxRounds,
+      await debate.getTotals(session.id),
     );
     await sender.send({ chat_id: chatId, text, reply_markup: menuKeyboard(language) });
-    await db
-      .update(sessions)
-      .set({ closingDeliveryStatus: "sent" })
-      .where(and(eq(sessions.id, session.id), eq(sessions.closingDeliveryStatus, "pending")));
-    personas.delete(session.id);
+    await store.closeSession(session.id, "sent");
   };
 
-  /** One pass over the chat's undelivered sessions, oldest first. */
+  /** One pass over the chat's open sessions, oldest first. */
   const drain = async (chatId: number, lockToken: string) => {
-    const open = await db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.chatId, chatId), eq(sessions.closingDeliveryStatus, "pending")))
-      .orderBy(asc(sessions.createdAt));
-    for (const session of open) {
+    for (const sessionId of await store.openSessions(chatId)) {
       // Status read before the rows: once ended, every row of the session is already written.
+      const session = await debate.getSessionRow(sessionId);
       const ended = ENDED.has(session.status);
-      const pending = await db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.sessionId, session.id), eq(messages.deliveryStatus, "pending")))
-        .orderBy(asc(messages.turnIndex));
-      for (const row of pending) {
-        if (stopped) return;
-        await deliverRow(chatId, session, row);
-        await coordination.extendLock(`bot:outbox:${chatId}`, lockToken, LOCK_TTL_MS);
+      // Posting is in turn order: everything up to the last settled row is done (a row recorded but
+      // still pending, cut short by a crash, is found again by `recordTurn` with its chunks so far).
+      const rows = await debate.listMessages(sessionId, {
+        afterTurnIndex: await store.settledThrough(sessionId),
+      });
+      if (rows.length > 0) {
+        const participants = await debate.getParticipants(sessionId);
+        const personas = new Map(
+          participants.map((participant) => [participant.id, participant.personaTitle]),
+        );
+        for (const row of rows) {
+          if (stopped) return;
+          await post(chatId, session, row, personas);
+          await coordination.extendLock(`bot:outbox:${chatId}`, lockToken, LOCK_TTL_MS);
+        }
       }
       if (ended && !stopped) await postClosing(chatId, session);
     }
@@ -245,13 +231,30 @@ export function createOutbox(deps: {
   };
 
   return {
+    async track(sessionId, chatId) {
+      await store.open(sessionId, chatId);
+      remember(sessionId, chatId);
+    },
+    async chatOf(sessionId) {
+      if (chats.has(sessionId)) return chats.get(sessionId) ?? null;
+      const tracked = await store.chatOf(sessionId);
+      if (tracked !== null) {
+        remember(sessionId, tracked);
+        return tracked;
+      }
+      const { chatId } = await debate.getSessionRow(sessionId);
+      if (chatId === null) remember(sessionId, null);
+      else await this.track(sessionId, chatId);
+      return chatId;
+    },
     kick,
-    async kickAll() {
-      const rows = await db
-        .selectDistinct({ chatId: sessions.chatId })
-        .from(sessions)
-        .where(and(isNotNull(sessions.chatId), eq(sessions.closingDeliveryStatus, "pending")));
-      for (const row of rows) if (row.chatId !== null) kick(row.chatId);
+    async sweep() {
+      const recent = await debate.listChatSessions({ since: new Date(Date.now() - DISCOVERY_WINDOW_MS) });
+      const tracked = await store.tracked(recent.map((session) => session.id));
+      for (const session of recent) {
+        if (!tracked.has(session.id)) await store.open(session.id, session.chatId);
+      }
+      for (const chatId of await store.openChats()) kick(chatId);
     },
     async idle() {
       while (running.size > 0) await Promise.all([...running.values()]);

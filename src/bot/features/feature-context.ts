@@ -1,4 +1,4 @@
-import type { DebateEngine } from "../../debate/debate-engine";
+import type { DebateService } from "../../debate/debate-service";
 import type { Coordination } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
 import type { SettingsService } from "../../settings/settings-service";
@@ -8,7 +8,7 @@ import type { BotLanguage, BotTexts } from "../i18n/texts";
 
 /** What every feature may use: services passed in, never imported singletons. */
 export interface FeatureDeps {
-  engine: DebateEngine;
+  debate: DebateService;
   settings: SettingsService;
   coordination: Coordination;
   sender: FloodControlledSender;

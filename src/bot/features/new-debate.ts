@@ -15,7 +15,7 @@ const topicMarkup = (context: FeatureContext) =>
 
 /** /new: asks for the topic, unless a debate already runs here. */
 export async function askTopic(deps: FeatureDeps, context: FeatureContext) {
-  if (await deps.engine.debate.activeSessionForChat(context.chatId)) {
+  if (await deps.debate.activeSessionForChat(context.chatId)) {
     await context.reply(context.texts.busy, menuKeyboard(context.language));
     return;
   }
@@ -49,9 +49,9 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
     return;
   }
   await deps.coordination.deleteValue(awaitingTopicKey(context));
-  let created: Awaited<ReturnType<typeof deps.engine.debate.createSession>>;
+  let created: Awaited<ReturnType<typeof deps.debate.createSession>>;
   try {
-    created = await deps.engine.debate.createSession({
+    created = await deps.debate.createSession({
       topic,
       userId: context.userId,
       chatId: context.chatId,
@@ -70,6 +70,8 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
     throw error;
   }
   const { session, participants } = created;
+  // Tracked before it starts: from its first turn on, the transcript is posted here.
+  await deps.outbox.track(session.id, context.chatId);
   await context.reply(
     context.texts.announce(
       session.topic,
@@ -82,10 +84,10 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
     menuKeyboard(context.language),
   );
   try {
-    await deps.engine.debate.startSession(session.id);
+    await deps.debate.startSession(session.id);
   } catch (error) {
     deps.logger.error("could not start a telegram session", { session: session.id, error });
     // Ending it posts the closing line (reason "error") through the outbox.
-    await deps.engine.debate.stopSession(session.id, "error", "start failed").catch(() => {});
+    await deps.debate.stopSession(session.id, "error", "start failed").catch(() => {});
   }
 }

@@ -7,11 +7,11 @@ import { awaitingTopicKey, type FeatureContext, type FeatureDeps } from "./featu
  */
 export async function stopDebate(deps: FeatureDeps, context: FeatureContext) {
   await deps.coordination.deleteValue(awaitingTopicKey(context));
-  const active = await deps.engine.debate.activeSessionForChat(context.chatId);
+  const active = await deps.debate.activeSessionForChat(context.chatId);
   if (!active) {
     await context.reply(context.texts.nothingRunning, menuKeyboard(context.language));
     return;
   }
-  await deps.engine.debate.stopSession(active.id, "user");
+  await deps.debate.stopSession(active.id, "user");
   deps.outbox.kick(context.chatId);
 }

@@ -2,6 +2,7 @@
 import type { Message, Session, SessionParticipant } from "../../db/schema";
 import type { DebateEvent, SessionTotals } from "../../debate/debate-events";
 import type { SessionDetail, SessionListItem } from "../../debate/debate-service";
+import { sessionEndEvent } from "../../debate/session-store";
 import type {
   messageView,
   participantView,
@@ -97,15 +98,8 @@ export function toSnakeCase(value: unknown): unknown {
 }
 
 /** The `session-end` event of a session that already ended, rebuilt from the database. */
-export function sessionEndFromDetail(detail: SessionDetail): Extract<DebateEvent, { type: "session-end" }> {
-  return {
-    type: "session-end",
-    sessionId: detail.session.id,
-    status: detail.session.status,
-    stopReason: detail.session.stopReason,
-    rounds: detail.session.currentRound,
-    totals: detail.totals,
-  };
+export function sessionEndFromDetail(detail: SessionDetail): DebateEvent {
+  return sessionEndEvent(detail.session, detail.totals);
 }
 
 /** One Server-Sent Event: `event: <type>` and the snake_case JSON payload. */

@@ -1,0 +1,151 @@
+import { and, asc, eq, inArray, max, ne, sql } from "drizzle-orm";
+import type { Db } from "../../platform/db";
+import { type Delivery, type DeliveryStatus, deliveries } from "./delivery-table";
+
+/** A message of a session as the outbox records it. */
+export interface TurnDelivery {
+  sessionId: string;
+  chatId: number;
+  messageId: number;
+  turnIndex: number;
+}
+
+/**
+ * The bot's record of what it posted where (the `deliveries` table), and the only code that writes
+ * it. A chat session is "open" while its closing row is pending: that is the outbox's work list.
+ */
+export interface DeliveryStore {
+  /** Starts tracking a chat's session (idempotent). */
+  open(sessionId: string, chatId: number): Promise<void>;
+  /** Of these sessions, the ones already tracked. */
+  tracked(sessionIds: readonly string[]): Promise<Set<string>>;
+  /** The chat a tracked session is delivered to, or null when the session is not a chat's. */
+  chatOf(sessionId: string): Promise<number | null>;
+  /** Chats with something still to post. */
+  openChats(): Promise<number[]>;
+  /** A chat's open sessions, oldest first. */
+  openSessions(chatId: number): Promise<string[]>;
+  /** The highest turn index settled (sent, skipped or failed) of a session; -1 before any. */
+  settledThrough(sessionId: string): Promise<number>;
+  /** Records a message to post (or to skip); returns its row, the existing one if recorded before. */
+  recordTurn(turn: TurnDelivery, status: "pending" | "skipped"): Promise<Delivery>;
+  /** Remembers the chunks posted so far, so a restart resumes after them. */
+  saveChunks(id: number, telegramMessageIds: number[]): Promise<void>;
+  settle(
+    id: number,
+    outcome: { status: DeliveryStatus; telegramMessageIds?: number[]; error?: string },
+  ): Promise<void>;
+  /** The closing line is out (or given up): the session is closed for the bot. */
+  closeSession(sessionId: string, status: "sent" | "failed"): Promise<void>;
+  /** The chat cannot receive messages any more: every pending row of it fails. Returns its open sessions. */
+  abandonChat(chatId: number, error: string): Promise<string[]>;
+}
+
+const closingOf = (sessionId: string) =>
+  and(eq(deliveries.sessionId, sessionId), eq(deliveries.kind, "closing"));
+
+export function createDeliveryStore(db: Db): DeliveryStore {
+  return {
+    async open(sessionId, chatId) {
+      await db.insert(deliveries).values({ sessionId, chatId, kind: "closing" }).onConflictDoNothing();
+    },
+
+    async tracked(sessionIds) {
+      if (sessionIds.length === 0) return new Set();
+      const rows = await db
+        .select({ sessionId: deliveries.sessionId })
+        .from(deliveries)
+        .where(and(inArray(deliveries.sessionId, [...sessionIds]), eq(deliveries.kind, "closing")));
+      return new Set(rows.map((row) => row.sessionId));
+    },
+
+    async chatOf(sessionId) {
+      const [row] = await db
+        .select({ chatId: deliveries.chatId })
+        .from(deliveries)
+        .where(closingOf(sessionId));
+      return row?.chatId ?? null;
+    },
+
+    async openChats() {
+      const rows = await db
+        .selectDistinct({ chatId: deliveries.chatId })
+        .from(deliveries)
+        .where(and(eq(deliveries.kind, "closing"), eq(deliveries.status, "pending")));
+      return rows.map((row) => row.chatId);
+    },
+
+    async openSessions(chatId) {
+      const rows = await db
+        .select({ sessionId: deliveries.sessionId })
+        .from(deliveries)
+        .where(
+          and(
+            eq(deliveries.chatId, chatId),
+            eq(deliveries.kind, "closing"),
+            eq(deliveries.status, "pending"),
+          ),
+        )
+        .orderBy(asc(deliveries.createdAt), asc(deliveries.id));
+      return rows.map((row) => row.sessionId);
+    },
+
+    async settledThrough(sessionId) {
+      const [row] = await db
+        .select({ turnIndex: max(deliveries.turnIndex) })
+        .from(deliveries)
+        .where(
+          and(
+            eq(deliveries.sessionId, sessionId),
+            eq(deliveries.kind, "turn"),
+            ne(deliveries.status, "pending"),
+          ),
+        );
+      return row?.turnIndex ?? -1;
+    },
+
+    async recordTurn(turn, status) {
+      const [inserted] = await db
+        .insert(deliveries)
+        .values({ ...turn, kind: "turn", status, deliveredAt: status === "skipped" ? new Date() : null })
+        .onConflictDoNothing()
+        .returning();
+      if (inserted) return inserted;
+      const [existing] = await db.select().from(deliveries).where(eq(deliveries.messageId, turn.messageId));
+      return existing!;
+    },
+
+    async saveChunks(id, telegramMessageIds) {
+      await db.update(deliveries).set({ telegramMessageIds }).where(eq(deliveries.id, id));
+    },
+
+    async settle(id, outcome) {
+      await db
+        .update(deliveries)
+        .set({
+          status: outcome.status,
+          ...(outcome.telegramMessageIds ? { telegramMessageIds: outcome.telegramMessageIds } : {}),
+          lastError: outcome.error ?? null,
+          attempts: sql`${deliveries.attempts} + 1`,
+          deliveredAt: new Date(),
+        })
+        .where(eq(deliveries.id, id));
+    },
+
+    async closeSession(sessionId, status) {
+      await db
+        .update(deliveries)
+        .set({ status, deliveredAt: new Date(), attempts: sql`${deliveries.attempts} + 1` })
+        .where(and(closingOf(sessionId), eq(deliveries.status, "pending")));
+    },
+
+    async abandonChat(chatId, error) {
+      const open = await db
+        .update(deliveries)
+        .set({ status: "failed", lastError: error, deliveredAt: new Date() })
+        .where(and(eq(deliveries.chatId, chatId), eq(deliveries.status, "pending")))
+        .returning({ sessionId: deliveries.sessionId, kind: deliveries.kind });
+      return [...new Set(open.filter((row) => row.kind === "closing").map((row) => row.sessionId))];
+    },
+  };
+}
