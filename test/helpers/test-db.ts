@@ -121,8 +121,8 @@ export interface TestDatabase {
 
 /**
  * Creates an isolated database: migrated (from the template) unless `empty` is set.
- * Real Postgres always; the embedded driver has tests of its own. Checks Redis too: every test on
- * Postgres here also runs Redis (the stack's coordination, a second instance, a spawned app).
+ * Real Postgres always; the embedded driver has tests of its own. Checks Redis too: nearly every
+ * test on Postgres also uses it (the stack's coordination, a second instance, a spawned app).
  */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   await requireServices("postgres", "redis");
