@@ -31,15 +31,6 @@ export async function startDebate(
   return { id: created.session.id, recorder };
 }
 
-/** Resolves once `predicate` holds, checking every 10 ms (for state that publishes no event). */
-export async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, label = "") {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label || "condition"}`);
-    await Bun.sleep(10);
-  }
-}
-
 /** Summary calls are told "You summarise…" in their system prompt; turns are not. */
 export const isSummaryRequest = (request: FakeRequestRecord) =>
   request.messages[0]?.content.startsWith("You summarise") === true;

@@ -13,6 +13,58 @@ import {
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
 
+/** A service the integration and e2e tests run against. */
+export type TestService = "postgres" | "redis";
+
+async function postgresProblem(): Promise<string | null> {
+  const sql = postgres(testDatabaseUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return null;
+  } catch (error) {
+    return `Postgres at TEST_DATABASE_URL (${new URL(testDatabaseUrl).host}) is not reachable: ${(error as Error).message}`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+async function redisProblem(): Promise<string | null> {
+  const { host, hostname, port } = new URL(testRedisUrl);
+  try {
+    const socket = await Bun.connect({ hostname, port: Number(port || 6379), socket: { data() {} } });
+    socket.end();
+    return null;
+  } catch (error) {
+    return `Redis at TEST_REDIS_URL (${host}) is not reachable: ${(error as Error).message}`;
+  }
+}
+
+const checks = new Map<TestService, Promise<void>>();
+
+/**
+ * Ends the run at once with one clear line when a service is down, instead of a timeout in every
+ * test. Checked on first use (once per process), not in a preload, so unit tests run without
+ * Postgres and Redis.
+ */
+export async function requireServices(...services: TestService[]): Promise<void> {
+  await Promise.all(
+    services.map((service) => {
+      let check = checks.get(service);
+      if (!check) {
+        check = (service === "postgres" ? postgresProblem() : redisProblem()).then((problem) => {
+          if (!problem) return;
+          process.stderr.write(
+            `\n${problem}\nThese tests need a local Postgres and Redis (see README, "Tests").\n\n`,
+          );
+          process.exit(1);
+        });
+        checks.set(service, check);
+      }
+      return check;
+    }),
+  );
+}
+
 function urlFor(database: string): string {
   const url = new URL(testDatabaseUrl);
   url.pathname = `/${database}`;
@@ -69,9 +121,11 @@ export interface TestDatabase {
 
 /**
  * Creates an isolated database: migrated (from the template) unless `empty` is set.
- * Real Postgres always; the embedded driver has tests of its own.
+ * Real Postgres always; the embedded driver has tests of its own. Checks Redis too: nearly every
+ * test on Postgres also uses it (the stack's coordination, a second instance, a spawned app).
  */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  await requireServices("postgres", "redis");
   const name = `rt_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   const admin = postgres(testDatabaseUrl, { max: 1, onnotice: () => {} });
   try {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { auditLogs, providers } from "../../src/db/schema";
 import { addCostUsd, ZERO_COST_USD } from "../../src/llm/pricing";
-import { type ApiClient, createApiClient, type Json, readSse } from "../helpers/api-client";
+import { type ApiAnswer, type ApiClient, createApiClient, type Json, readSse } from "../helpers/api-client";
+import { eventually } from "../helpers/eventually";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -16,15 +17,17 @@ afterAll(async () => {
   await stack.stop();
 });
 
-/** Polls GET /api/sessions/{id} until `predicate` holds. */
+/** Polls GET /api/sessions/{id} until `predicate` holds; returns that session. */
 async function waitForSession(id: string, predicate: (session: Json) => boolean, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await api.request("GET", `/api/sessions/${id}`);
-    if (predicate(answer.json)) return answer.json;
-    if (Date.now() > deadline) throw new Error(`session never matched; last: ${answer.text.slice(0, 500)}`);
-    await Bun.sleep(25);
-  }
+  let last: ApiAnswer | undefined;
+  await eventually(
+    async () => {
+      last = await api.request("GET", `/api/sessions/${id}`);
+      return predicate(last.json);
+    },
+    { timeoutMs, intervalMs: 25, message: () => `session ${id} to match; last: ${last?.text.slice(0, 500)}` },
+  );
+  return last!.json;
 }
 
 const modelTurns = (session: Json): Json[] =>

@@ -1,11 +1,14 @@
-import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import type { Coordination } from "../../src/platform/coordination";
 import { createLogger } from "../../src/platform/logger";
 import { createMemoryCoordination } from "../../src/platform/memory-coordination";
 import { createRedisCoordination } from "../../src/platform/redis-coordination";
+import { eventually } from "../helpers/eventually";
+import { requireServices, testRedisUrl } from "../helpers/test-db";
 
-const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
+beforeAll(() => requireServices("redis"));
+
 /** Every key this file writes lives under this prefix, so the cleanup below cannot touch anyone else's. */
 const filePrefix = `rt-test:${crypto.randomUUID()}:`;
 /** Nothing listens here: stands for "Redis is down". */
@@ -15,15 +18,6 @@ const deadRedisUrl = "redis://127.0.0.1:6390";
 interface Pair {
   a: Coordination;
   b: Coordination;
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs` instead of hanging the suite. */
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await Bun.sleep(10);
-  }
 }
 
 /** Milliseconds `promise` took to settle, and whether it resolved or rejected. */
@@ -162,7 +156,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       const started = performance.now();
       expect(await b.acquireLock(key, 150)).toBeNull();
       let second: string | null = null;
-      await waitFor(async () => {
+      await eventually(async () => {
         second = await b.acquireLock(key, 5000);
         return second !== null;
       });
@@ -199,7 +193,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       const stale = await a.acquireLock(key, 100);
       expect(stale).toBeString();
       let fresh: string | null = null;
-      await waitFor(async () => {
+      await eventually(async () => {
         fresh = await b.acquireLock(key, 5000);
         return fresh !== null;
       });
@@ -270,7 +264,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       await b.publish(channel, "two");
       await b.publish(channel, "three");
 
-      await waitFor(() => received.length >= 3);
+      await eventually(() => received.length >= 3);
       expect(received).toEqual(["one", "two", "three"]);
       // Delivery is ordered, so anything wrongly routed to otherChannel would have arrived by now.
       expect(otherChannel).toEqual([]);
@@ -287,14 +281,14 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       await a.subscribe(probeChannel, (message) => probe.push(message));
 
       await b.publish(channel, "to both");
-      await waitFor(() => first.length === 1 && second.length === 1);
+      await eventually(() => first.length === 1 && second.length === 1);
       expect(first).toEqual(["to both"]);
       expect(second).toEqual(["to both"]);
 
       await unsubscribeFirst();
       await unsubscribeFirst();
       await b.publish(channel, "to second");
-      await waitFor(() => second.length === 2);
+      await eventually(() => second.length === 2);
       expect(second).toEqual(["to both", "to second"]);
       expect(first).toEqual(["to both"]);
 
@@ -302,7 +296,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       await b.publish(channel, "to nobody");
       // The probe is published after, on the same delivery path: once it lands, "to nobody" would have too.
       await b.publish(probeChannel, "probe");
-      await waitFor(() => probe.length === 1);
+      await eventually(() => probe.length === 1);
       expect(first).toEqual(["to both"]);
       expect(second).toEqual(["to both", "to second"]);
 
@@ -310,7 +304,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       const again: string[] = [];
       await a.subscribe(channel, (message) => again.push(message));
       await b.publish(channel, "back");
-      await waitFor(() => again.length === 1);
+      await eventually(() => again.length === 1);
       expect(again).toEqual(["back"]);
     });
 
@@ -321,10 +315,10 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       const unsubscribeOnce = await a.subscribe(channel, handler);
       await a.subscribe(channel, handler);
       await b.publish(channel, "x");
-      await waitFor(() => received.length === 2);
+      await eventually(() => received.length === 2);
       await unsubscribeOnce();
       await b.publish(channel, "y");
-      await waitFor(() => received.length === 3);
+      await eventually(() => received.length === 3);
       expect(received).toEqual(["x", "x", "y"]);
     });
 
@@ -337,7 +331,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       await a.subscribe(channel, (message) => received.push(message));
       await b.publish(channel, "still delivered");
       await b.publish(channel, "and the next one");
-      await waitFor(() => received.length === 2);
+      await eventually(() => received.length === 2);
       expect(received).toEqual(["still delivered", "and the next one"]);
     });
 
@@ -359,7 +353,7 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       await a.setValue(key, "short-lived", 150);
       const started = performance.now();
       expect(await b.getValue(key)).toBe("short-lived");
-      await waitFor(async () => (await b.getValue(key)) === null);
+      await eventually(async () => (await b.getValue(key)) === null);
       expect(performance.now() - started).toBeGreaterThanOrEqual(100);
     });
 
@@ -384,8 +378,8 @@ describeContract("redis", async () => {
   // A sub-prefix per test keeps the shared due-set of one test out of the next; all stay under filePrefix.
   redisInstance += 1;
   const prefix = `${filePrefix}${redisInstance}:`;
-  const a = await createRedisCoordination({ url: redisUrl, prefix });
-  const b = await createRedisCoordination({ url: redisUrl, prefix });
+  const a = await createRedisCoordination({ url: testRedisUrl, prefix });
+  const b = await createRedisCoordination({ url: testRedisUrl, prefix });
   return { a, b };
 });
 
@@ -407,7 +401,7 @@ describe("memory coordination with an injected clock", () => {
 });
 
 describe("redis coordination specifics", () => {
-  const admin = new Redis(redisUrl, { protocol: 2, lazyConnect: true });
+  const admin = new Redis(testRedisUrl, { protocol: 2, lazyConnect: true });
 
   afterAll(async () => {
     let cursor = "0";
@@ -424,8 +418,8 @@ describe("redis coordination specifics", () => {
   test("keys live under the prefix and prefixes do not see each other", async () => {
     const prefixA = `${filePrefix}iso-a:`;
     const prefixB = `${filePrefix}iso-b:`;
-    const a = await createRedisCoordination({ url: redisUrl, prefix: prefixA });
-    const b = await createRedisCoordination({ url: redisUrl, prefix: prefixB });
+    const a = await createRedisCoordination({ url: testRedisUrl, prefix: prefixA });
+    const b = await createRedisCoordination({ url: testRedisUrl, prefix: prefixB });
     try {
       expect(await a.acquireLock("same", 5000)).toBeString();
       expect(await b.acquireLock("same", 5000)).toBeString();
@@ -441,7 +435,7 @@ describe("redis coordination specifics", () => {
       await a.publish("news", "for prefix a only");
       // a's PUBLISH was answered before b's, so a leak would reach b's subscriber before the probe.
       await b.publish("probe", "probe");
-      await waitFor(() => probe.length === 1);
+      await eventually(() => probe.length === 1);
       expect(onB).toEqual([]);
 
       const [, keys] = await admin.scan("0", "MATCH", `${prefixA}*`, "COUNT", 10_000);
@@ -517,19 +511,19 @@ describe("redis coordination specifics", () => {
   });
 
   test("a lock asked for during an outage fails and is not taken late; then it recovers", async () => {
-    const proxy = await startProxy(new URL(redisUrl));
+    const proxy = await startProxy(new URL(testRedisUrl));
     const prefix = `${filePrefix}outage:`;
     const lines: string[] = [];
     const logger = createLogger({ write: (line) => lines.push(line) });
     const subscriberSide = await createRedisCoordination({ url: proxy.url, prefix, logger });
-    const publisherSide = await createRedisCoordination({ url: redisUrl, prefix });
+    const publisherSide = await createRedisCoordination({ url: testRedisUrl, prefix });
     try {
       const received: string[] = [];
       await subscriberSide.subscribe("events", (message) => received.push(message));
       expect(await subscriberSide.ping()).toBe(true);
 
       proxy.down();
-      await waitFor(async () => !(await subscriberSide.ping()));
+      await eventually(async () => !(await subscriberSide.ping()));
       // Redis comes back while the call may still be pending: a queued command would now run late.
       const pending = timeSettled(subscriberSide.acquireLock("during-outage", 60_000));
       await proxy.up();
@@ -537,16 +531,16 @@ describe("redis coordination specifics", () => {
       expect(lock.ms).toBeLessThan(2000);
       if (lock.outcome.status === "fulfilled") expect(lock.outcome.value).toBeNull();
 
-      await waitFor(() => subscriberSide.ping(), 10_000);
+      await eventually(() => subscriberSide.ping(), { timeoutMs: 10_000 });
       // A queued SET NX would have run on reconnect and left a lease nobody knows the token of.
       expect(await admin.exists(`${prefix}lock:during-outage`)).toBe(0);
       expect(await subscriberSide.acquireLock("during-outage", 5000)).toBeString();
 
       // ioredis re-subscribes after the reconnect; publish until that has landed.
-      await waitFor(async () => {
+      await eventually(async () => {
         await publisherSide.publish("events", "after reconnect");
         return received.length > 0;
-      }, 5000);
+      });
       expect(received[0]).toBe("after reconnect");
       const commandLines = lines.filter((line) => line.includes('"role":"commands"'));
       expect(commandLines.filter((line) => line.includes('"redis connection lost"'))).toHaveLength(1);

@@ -6,7 +6,8 @@ import { createProviderCache } from "../../src/debate/provider-cache";
 import { createSessionReader } from "../../src/debate/session-reader";
 import { createSessionStore } from "../../src/debate/session-store";
 import { createTurnRunner } from "../../src/debate/turn-runner";
-import { expectContiguousTurns, modelTurns, startDebate, waitUntil } from "../helpers/debate-test-utils";
+import { expectContiguousTurns, modelTurns, startDebate } from "../helpers/debate-test-utils";
+import { eventually } from "../helpers/eventually";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
 import { spawnApp } from "../helpers/spawn-app";
 import { createTestDatabase, type TestDatabase, testRedisUrl } from "../helpers/test-db";
@@ -91,14 +92,13 @@ describe("two engines on one database and Redis", () => {
       started.push(await startDebate(door, { topic: `Parallel debate #${index}`, maxRounds: rounds }));
     }
     let sawBothBusy = false;
-    await waitUntil(
+    await eventually(
       async () => {
         if (first.engine.scheduler.localSessions().length && second.engine.scheduler.localSessions().length)
           sawBothBusy = true;
         return started.every(({ recorder }) => recorder.events.some((event) => event.type === "session-end"));
       },
-      15_000,
-      "all debates to end",
+      { timeoutMs: 15_000, message: "all debates to end" },
     );
     for (const { id } of started) await expectCleanDebate(first, id, rounds);
     // Exactly one LLM call per turn: no turn was run by both instances, not even once.
@@ -116,10 +116,9 @@ describe("two engines on one database and Redis", () => {
     fakeLlm.setResponder(() => ({ hang: true }));
     const { id, recorder } = await startDebate(first, { topic: "Stop across instances", maxRounds: 2 });
     await fakeLlm.waitForRequests(1);
-    await waitUntil(
+    await eventually(
       () => [first, second].some((stack) => stack.engine.scheduler.localSessions().includes(id)),
-      2000,
-      "a holder",
+      { timeoutMs: 2000, message: "a holder" },
     );
     const holder = first.engine.scheduler.localSessions().includes(id) ? first : second;
     const other = holder === first ? second : first;
@@ -127,7 +126,10 @@ describe("two engines on one database and Redis", () => {
     await other.debate.stopSession(id, "admin");
     await fakeLlm.waitForAbort(0, 1000);
     expect(fakeLlm.requests[0]!.endedAt! - stoppedAt).toBeLessThan(1000);
-    await waitUntil(() => holder.engine.scheduler.localSessions().length === 0, 2000, "holder to let go");
+    await eventually(() => holder.engine.scheduler.localSessions().length === 0, {
+      timeoutMs: 2000,
+      message: "holder to let go",
+    });
     expect((await holder.debate.getSession(id)).messages).toEqual([]);
     expect((await recorder.waitFor("session-end")).stopReason).toBe("admin");
   }, 10_000);
@@ -189,10 +191,9 @@ describe("two engines: leases", () => {
   });
 
   const holderOf = async (id: string) => {
-    await waitUntil(
+    await eventually(
       () => [first, second].some((stack) => stack.engine.scheduler.localSessions().includes(id)),
-      2000,
-      "a holder",
+      { timeoutMs: 2000, message: "a holder" },
     );
     return first.engine.scheduler.localSessions().includes(id) ? first : second;
   };
@@ -273,11 +274,10 @@ describe("crash recovery", () => {
       await fakeLlm.waitForRequests(3, 5000);
       // The third turn is in flight; the second one's write may still be landing, as the next
       // turn does not wait for it. Kill once both are committed.
-      await waitUntil(
-        async () => modelTurns((await survivor.debate.getSession(id)).messages).length === 2,
-        5000,
-        "two committed turns",
-      );
+      await eventually(async () => modelTurns((await survivor.debate.getSession(id)).messages).length === 2, {
+        timeoutMs: 5000,
+        message: "two committed turns",
+      });
       worker.kill("SIGKILL");
       const killedAt = Date.now();
       await worker.exited;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { modelTurns, setLimits, startDebate, waitUntil } from "../helpers/debate-test-utils";
+import { modelTurns, setLimits, startDebate } from "../helpers/debate-test-utils";
+import { eventually } from "../helpers/eventually";
 import type { FakeReply } from "../helpers/fake-openai-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -42,7 +43,10 @@ describe("stop requested", () => {
       await stack.fakeLlm.waitForAbort(0, 1000);
       expect(stack.fakeLlm.requests[0]!.endedAt! - stoppedAt).toBeLessThan(1000);
       // The local run is over: whatever it was going to write, it has had its chance.
-      await waitUntil(() => stack.engine.scheduler.localSessions().length === 0, 3000, "local run to end");
+      await eventually(() => stack.engine.scheduler.localSessions().length === 0, {
+        timeoutMs: 3000,
+        message: "local run to end",
+      });
       const detail = await stack.debate.getSession(id);
       expect(detail.session.status).toBe("stopped");
       expect(detail.session.stopReason).toBe(reason);
@@ -61,7 +65,10 @@ describe("stop requested", () => {
     // The 429 was answered; the adapter now sleeps (the 30 s fit in the 60 s turn timeout).
     await stack.fakeLlm.waitFor((requests) => requests[0]?.endedAt !== undefined);
     await stack.debate.stopSession(id, "admin");
-    await waitUntil(() => stack.engine.scheduler.localSessions().length === 0, 1000, "local run to end");
+    await eventually(() => stack.engine.scheduler.localSessions().length === 0, {
+      timeoutMs: 1000,
+      message: "local run to end",
+    });
     const detail = await stack.debate.getSession(id);
     expect(detail.session.stopReason).toBe("admin");
     expect(detail.messages).toEqual([]);
@@ -78,7 +85,10 @@ describe("stop requested", () => {
     expect(failed.stopDetail).toBe("operator pulled the plug");
     await stack.fakeLlm.waitForAbort(0, 1000);
     await recorder.waitFor("session-end", (event) => event.status === "failed");
-    await waitUntil(() => stack.engine.scheduler.localSessions().length === 0, 3000, "local run to end");
+    await eventually(() => stack.engine.scheduler.localSessions().length === 0, {
+      timeoutMs: 3000,
+      message: "local run to end",
+    });
     expect((await stack.debate.getSession(id)).messages).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { providers } from "../../src/db/schema";
 import { createProviderCache } from "../../src/debate/provider-cache";
-import { waitUntil } from "../helpers/debate-test-utils";
+import { eventually } from "../helpers/eventually";
 import { createPgliteTestDatabase, createTestDatabase, type TestDatabase } from "../helpers/test-db";
 
 for (const [driver, open] of [
@@ -35,9 +35,15 @@ for (const [driver, open] of [
         // Held: the same row object, no second read.
         expect(await cache.get(row!.id)).toBe(first);
         await db.update(providers).set({ modelId: "m2" }).where(eq(providers.id, row!.id));
-        await waitUntil(async () => (await cache.get(row!.id))?.modelId === "m2", 5000, "the edit");
+        await eventually(async () => (await cache.get(row!.id))?.modelId === "m2", {
+          timeoutMs: 5000,
+          message: "the edit",
+        });
         await db.delete(providers).where(eq(providers.id, row!.id));
-        await waitUntil(async () => (await cache.get(row!.id)) === undefined, 5000, "the delete");
+        await eventually(async () => (await cache.get(row!.id)) === undefined, {
+          timeoutMs: 5000,
+          message: "the delete",
+        });
       } finally {
         await cache.stop();
       }
