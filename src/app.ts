@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { type AuditLogService, createAuditLog } from "./audit/audit-log";
 import { createBot, type TelegramBotDoor } from "./bot/create-bot";
+import { createProviderService } from "./catalog/provider-service";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
@@ -89,7 +90,14 @@ export async function startApp(deps: {
     });
     const audit = createAuditLog(database.db);
     const settings = createSettingsService({ db: database.db, defaults: config.defaults, audit });
-    const engine = createDebateEngine({ db: database.db, coordination, settings, secretBox, logger });
+    const engine = createDebateEngine({
+      db: database.db,
+      coordination,
+      settings,
+      secretBox,
+      logger,
+      models: { providerHosts: config.providerHosts },
+    });
     await engine.start();
     stack.push(() => engine.stop());
 
@@ -125,10 +133,21 @@ export async function startApp(deps: {
       secretBox,
       logger,
     };
-    http.use(createOpenApiPlugin()).use(createApiRoutes({ ...doorDeps, apiToken: config.apiToken }));
+    // One provider service for both doors: the same PROVIDER_HOSTS rule whichever door edits.
+    const providers = createProviderService({
+      db: database.db,
+      audit,
+      secretBox,
+      providerHosts: config.providerHosts,
+      logger: logger.child({ component: "providers" }),
+    });
+    http
+      .use(createOpenApiPlugin())
+      .use(createApiRoutes({ ...doorDeps, apiToken: config.apiToken, providers }));
     http.use(
       createAdminRoutes({
         ...doorDeps,
+        providers,
         admin: config.admin,
         cookieSecret: deriveCookieSecret(config.secretsKey),
         settingsDefaults: config.defaults,

@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from "elysia";
 import { createPersonalityService } from "../../catalog/personality-service";
-import { createProviderService } from "../../catalog/provider-service";
+import { createProviderService, type ProviderService } from "../../catalog/provider-service";
 import type { OpenAiChatModelOptions } from "../../llm/openai-chat-model";
 import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
 import type { OperatorDoorDeps } from "../door-deps";
@@ -14,6 +14,8 @@ import { createSettingsRoutes } from "./settings-routes";
 export interface ApiRoutesDeps extends OperatorDoorDeps {
   /** `API_TOKEN`; empty: every /api route answers 503 `api_disabled`. */
   apiToken: string;
+  /** The provider service shared with the admin (it carries `PROVIDER_HOSTS`); default: one of our own. */
+  providers?: ProviderService;
   /** Tuning for tests: chat model options of provider connection tests, SSE keep-alive interval. */
   chatModelOptions?: OpenAiChatModelOptions;
   sseKeepAliveMs?: number;
@@ -38,12 +40,15 @@ const isApiPath = (pathname: string) => {
 export function createApiRoutes(deps: ApiRoutesDeps) {
   const logger = deps.logger.child({ component: "api" });
   const checkBearer = createBearerCheck(deps.apiToken);
-  const providers = createProviderService({
-    db: deps.db,
-    audit: deps.audit,
-    secretBox: deps.secretBox,
-    chatModelOptions: deps.chatModelOptions,
-  });
+  const providers =
+    deps.providers ??
+    createProviderService({
+      db: deps.db,
+      audit: deps.audit,
+      secretBox: deps.secretBox,
+      chatModelOptions: deps.chatModelOptions,
+      logger,
+    });
   const personalities = createPersonalityService({ db: deps.db, audit: deps.audit });
 
   const deny = (authorization: string | null): Response | undefined => {
