@@ -5,7 +5,7 @@
  * first one is left alone) and all-or-nothing (one transaction). Prints counts, never key material;
  * exits 1 on an error or when some key cannot be decrypted with any configured key.
  */
-import { asc, eq, isNotNull } from "drizzle-orm";
+import { asc, eq, isNotNull, sql } from "drizzle-orm";
 import { openDatabase } from "../app";
 import { createAuditLog } from "../audit/audit-log";
 import { ConfigError, createConfig } from "../config";
@@ -50,10 +50,11 @@ export async function rekeyProviderKeys(db: Db, secretsKey: string): Promise<Rek
         report.undecryptable.push(row.name);
         continue;
       }
-      // updated_at stays: the key itself did not change, only what it is encrypted under.
+      // updated_at versions the cached chat models: a running instance that could not read the old
+      // token (its SECRETS_KEY already lacks the old key) picks the new one up at the next turn.
       await executor
         .update(providers)
-        .set({ apiKeyEncrypted: ring.encrypt(plaintext) })
+        .set({ apiKeyEncrypted: ring.encrypt(plaintext), updatedAt: sql`now()` })
         .where(eq(providers.id, row.id));
       report.reencrypted += 1;
     }

@@ -124,11 +124,11 @@ const SECRET_PATTERNS: [RegExp, string | ((match: string) => string)][] = [
   [/\b((?:Bearer|Basic)(?:\s+|%20|\+))[^\s"',;&]+/gi, `$1${REDACTED}`],
   // `api_key=…`, `"token": "…"`, `password%3D…` in query strings, JSON and form bodies.
   [
-    /\b((?:api[_-]?key|access[_-]?token|refresh[_-]?token|token|secret|password|passwd)(?:["']?\s*[:=]\s*["']?|%3[Dd]|%22%3[Aa]%22))[^\s"'&,;}]+/gi,
+    /(?<=^|[^A-Za-z0-9_]|%[0-9A-Fa-f]{2})((?:api[_-]?key|access[_-]?token|refresh[_-]?token|token|secret|password|passwd)(?:["']?\s*[:=]\s*["']?|%3[Dd]|%22%3[Aa]%22))[^\s"'&,;}]+/gi,
     `$1${REDACTED}`,
   ],
   // Credentials in query strings go by short names too (`?key=…` is Google's, `&sig=…` Azure's).
-  [/([?&;](?:key|auth|sig|signature|code)=)[^&#\s"']+/gi, `$1${REDACTED}`],
+  [/((?:[?&;]|%3[Ff]|%26)(?:key|auth|sig|signature|code)(?:=|%3[Dd]))[^&#\s"']+/gi, `$1${REDACTED}`],
   // OpenAI (`sk-…`, `sk-proj-…`), DeepSeek (`sk-` + hex) and the like, even partly masked; `-` may be `%2D`.
   [new RegExp(`\\bsk(?:-|%2[Dd])(?:${TOKEN_CHAR}|[*.]){3,}`, "g"), REDACTED],
   // OpenAI organisation and project ids name the account behind a key.

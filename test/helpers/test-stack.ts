@@ -5,6 +5,7 @@ import { type AuditLog, auditLogs } from "../../src/db/schema";
 import { seedDatabase } from "../../src/db/seed";
 import { createDebateEngine, type DebateEngine } from "../../src/debate/debate-engine";
 import type { DebateEvent } from "../../src/debate/debate-events";
+import type { ChatModelOptions } from "../../src/debate/model-factory";
 import type { SchedulerOptions } from "../../src/debate/scheduler";
 import type { Coordination } from "../../src/platform/coordination";
 import type { Db } from "../../src/platform/db";
@@ -66,6 +67,8 @@ export interface TestStackOptions {
   /** Share one Redis prefix across stacks (two instances on one Redis). */
   redisPrefix?: string;
   startEngine?: boolean;
+  /** Chat model options of the engine on top of the short test backoff (e.g. `providerHosts`). */
+  models?: ChatModelOptions;
 }
 
 export async function createTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -105,7 +108,7 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     secretBox,
     logger,
     scheduler: { pollMs: 20, leaseMs: 2_000, retryDelayMs: 200, ...options.scheduler },
-    models: { retry: { baseDelayMs: 20, maxDelayMs: 200 } },
+    models: { retry: { baseDelayMs: 20, maxDelayMs: 200 }, ...options.models },
     deltaIntervalMs: 0,
   });
   if (options.startEngine !== false) await engine.start();
