@@ -12,7 +12,7 @@ import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
 import type { Coordination } from "./platform/coordination";
-import { createPgliteDatabase, createPostgresDatabase, type Database } from "./platform/db";
+import { type Database, openDatabase } from "./platform/db";
 import type { Logger } from "./platform/logger";
 import { createMemoryCoordination } from "./platform/memory-coordination";
 import { createRedisCoordination } from "./platform/redis-coordination";
@@ -36,12 +36,8 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Opens the database named by the config: a Postgres server, or embedded PGlite. */
-export async function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl
-    ? createPostgresDatabase(config.databaseUrl)
-    : createPgliteDatabase(config.dataDir);
-}
+// Lives with the drivers so that CLIs (`bun run rekey`) open the database without loading the doors.
+export { openDatabase } from "./platform/db";
 
 /** Opens coordination: Redis, or in-process for one instance. */
 export async function openCoordination(config: Config, logger: Logger): Promise<Coordination> {

@@ -6,11 +6,10 @@
  * exits 1 on an error or when some key cannot be decrypted with any configured key.
  */
 import { asc, eq, isNotNull, sql } from "drizzle-orm";
-import { openDatabase } from "../app";
 import { createAuditLog } from "../audit/audit-log";
 import { ConfigError, createConfig } from "../config";
 import { providers } from "../db/schema";
-import type { Db } from "../platform/db";
+import { type Db, openDatabase } from "../platform/db";
 import { createSecretBox, parseSecretKeys, SecretBoxError } from "../platform/secret-box";
 
 /** What {@link rekeyProviderKeys} did. */

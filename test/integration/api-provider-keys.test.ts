@@ -8,11 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createProviderService } from "../../src/catalog/provider-service";
+import { ConfigError } from "../../src/config";
 import { providers } from "../../src/db/schema";
+import { seedDatabase } from "../../src/db/seed";
 import { parseHostPatterns } from "../../src/llm/provider-url";
 import { TEST_CONNECTION_PROMPT } from "../../src/llm/test-connection";
 import { type ApiClient, createApiClient, type Json } from "../helpers/api-client";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
+import { testConfig } from "../helpers/test-config";
+import { createTestDatabase } from "../helpers/test-db";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 const KEY = "sk-proj-RealKeyThatMustStayHome0123456789";
@@ -340,6 +344,38 @@ describe("PROVIDER_HOSTS", () => {
       .update(providers)
       .set({ baseUrl: stack.fakeLlm.url, name: "Victim", enabled: true })
       .where(eq(providers.id, providerId));
+  });
+
+  test("the seed refuses env base URLs the same rules refuse, naming the variable, and writes nothing", async () => {
+    const database = await createTestDatabase();
+    try {
+      const cases: [Record<string, string>, string][] = [
+        [
+          { PROVIDER_HOSTS: "api.deepseek.com", OPENAI_BASE_URL: "https://api.openai.com/v1" },
+          "OPENAI_BASE_URL: base_url host api.openai.com is not allowed by PROVIDER_HOSTS",
+        ],
+        [
+          { DEEPSEEK_BASE_URL: "https://api.deepseek.com/#" },
+          "DEEPSEEK_BASE_URL: base_url must be an http(s) URL without user name, password, query (?) or fragment (#)",
+        ],
+      ];
+      for (const [env, message] of cases) {
+        const seeding = seedDatabase({
+          db: database.database.db,
+          config: testConfig(env),
+          secretBox: stack.secretBox,
+        });
+        await expect(seeding).rejects.toThrow(ConfigError);
+        await expect(seeding).rejects.toThrow(message);
+      }
+      expect(await database.database.db.select().from(providers)).toEqual([]);
+      const allowed = testConfig({ PROVIDER_HOSTS: "api.openai.com,api.deepseek.com" });
+      expect(
+        await seedDatabase({ db: database.database.db, config: allowed, secretBox: stack.secretBox }),
+      ).toBe(true);
+    } finally {
+      await database.drop();
+    }
   });
 
   test("the engine excludes a participant whose stored host is not allowed, without calling it", async () => {
