@@ -8,7 +8,8 @@ import type { ChatMessage, ProviderConfig } from "../../src/llm/chat-model";
 import type { LlmError } from "../../src/llm/llm-errors";
 import { createOpenAiChatModel } from "../../src/llm/openai-chat-model";
 
-const fixture = (name: string) => Bun.file(new URL(`../../src/llm/fixtures/${name}`, import.meta.url)).bytes();
+const fixture = (name: string) =>
+  Bun.file(new URL(`../../src/llm/fixtures/${name}`, import.meta.url)).bytes();
 
 const MESSAGES: ChatMessage[] = [
   { role: "system", content: "You are a debater." },
