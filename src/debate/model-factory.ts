@@ -8,7 +8,7 @@ import type { SecretBox } from "../platform/secret-box";
 export type ChatModelOptions = Parameters<typeof createOpenAiChatModel>[1];
 
 /** What the chat model of a provider whose stored key cannot be decrypted fails with. */
-export const KEY_UNREADABLE_MESSAGE =
+const KEY_UNREADABLE_MESSAGE =
   "the stored API key cannot be decrypted with SECRETS_KEY; re-enter it or run `bun run rekey`";
 
 /**
