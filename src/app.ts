@@ -18,7 +18,7 @@ import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
 import type { OpenAiChatModelOptions } from "./llm/openai-chat-model";
 import type { Coordination } from "./platform/coordination";
-import { createPgliteDatabase, createPostgresDatabase, type Database } from "./platform/db";
+import { type Database, openDatabase } from "./platform/db";
 import type { Logger } from "./platform/logger";
 import { createMemoryCoordination } from "./platform/memory-coordination";
 import { createRedisCoordination } from "./platform/redis-coordination";
@@ -74,13 +74,6 @@ export interface App {
   listen(options?: { hostname?: string; port?: number }): string;
   /** Releases everything this app opened, in reverse order. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** Opens the database named by the config: a Postgres server, or embedded PGlite. */
-export async function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl
-    ? createPostgresDatabase(config.databaseUrl)
-    : createPgliteDatabase(config.dataDir);
 }
 
 /** Opens coordination: Redis, or in-process for one instance. */
@@ -140,13 +133,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
       secretBox,
       logger,
       scheduler: tuning.engine?.scheduler,
-      models: tuning.engine?.models,
+      // Every call checks PROVIDER_HOSTS too, for rows stored before the setting.
+      models: { ...tuning.engine?.models, providerHosts: config.providerHosts },
       deltaIntervalMs: tuning.engine?.deltaIntervalMs,
     });
     const services: AppServices = {
       debate: engine.debate,
       events: engine.events,
-      providers: createProviderService({ db, audit, secretBox, chatModelOptions: tuning.testConnection }),
+      // One provider service for both doors: the same PROVIDER_HOSTS rule whichever door edits.
+      providers: createProviderService({
+        db,
+        audit,
+        secretBox,
+        providerHosts: config.providerHosts,
+        chatModelOptions: tuning.testConnection,
+        logger: logger.child({ component: "providers" }),
+      }),
       personalities: createPersonalityService({ db, audit }),
       reports: createReports(db),
       settings,

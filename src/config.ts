@@ -1,4 +1,5 @@
 import { type } from "arktype";
+import { type HostPattern, parseHostPatterns } from "./llm/provider-url";
 
 /**
  * Configuration: the environment parsed once at start (SPEC §8).
@@ -25,6 +26,7 @@ const redisUrl = type("string").narrow((value, ctx) =>
   /^rediss?:\/\/.+/.test(value) ? true : ctx.mustBe("a redis:// URL"),
 );
 const anyString = type("string");
+const hostList = type("string").pipe((value, ctx) => parseHostPatterns(value) ?? ctx.error("host names"));
 const logLevel = type("'debug' | 'info' | 'warn' | 'error'");
 const nodeEnv = type("'development' | 'production' | 'test'");
 
@@ -114,6 +116,11 @@ const variableSpecs = {
     defaultValue: "https://api.deepseek.com",
     expected: "an http(s) URL",
   },
+  PROVIDER_HOSTS: {
+    schema: hostList,
+    defaultValue: "",
+    expected: "comma-separated host names, each optionally *.domain and/or :port (empty: any host)",
+  },
   ...runtimeSettingSpecs,
 } as const satisfies Record<string, VariableSpec>;
 
@@ -153,6 +160,8 @@ export interface Config {
     openai: { apiKey: string; model: string; baseUrl: string };
     deepseek: { apiKey: string; model: string; baseUrl: string };
   };
+  /** `PROVIDER_HOSTS`: the hosts a provider `base_url` may name; empty = any host. */
+  providerHosts: HostPattern[];
   /** Defaults of the runtime settings (the settings table overrides them). */
   defaults: RuntimeSettings;
 }
@@ -239,6 +248,8 @@ export function createConfig(env: Env): Config {
   for (const key of runtimeSettingKeys) defaults[key] = normalizeSetting(key, get(key));
   const webhookUrl = get<string | undefined>("TELEGRAM_WEBHOOK_URL") ?? null;
   const webhookSecret = get<string>("TELEGRAM_WEBHOOK_SECRET");
+  // Empty text stays "" (like every empty variable): no list means any host.
+  const providerHosts = get<HostPattern[] | "">("PROVIDER_HOSTS");
   if (webhookUrl && !webhookSecret) {
     throw new ConfigError(
       "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is set",
@@ -269,6 +280,7 @@ export function createConfig(env: Env): Config {
         baseUrl: get("DEEPSEEK_BASE_URL"),
       },
     },
+    providerHosts: providerHosts === "" ? [] : providerHosts,
     defaults: defaults as unknown as RuntimeSettings,
   };
 }

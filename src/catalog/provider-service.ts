@@ -3,30 +3,47 @@
  *
  * Door-free: the API and the admin both call this with the same snake_case input, validated by the
  * same arktype schemas the API publishes. The API key is write-only: it is stored Fernet-encrypted
- * and leaves this module only as `has_api_key` and a masked tail. Every write is audited in the
- * same transaction, with field names and non-secret values only.
+ * and leaves this module only as `has_api_key`, `api_key_status` and a masked tail. It stays bound
+ * to the origin it was entered for: a `base_url` moved to another origin drops it unless a key comes
+ * with the move, so whoever can edit a provider cannot send its key somewhere else. Every write is
+ * audited in the same transaction, with field names and non-secret values only.
  */
 import { type } from "arktype";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import type { AuditLogService } from "../audit/audit-log";
 import { type Provider, personalities, providers } from "../db/schema";
-import type { ProviderParams } from "../llm/chat-model";
-import { createOpenAiChatModel, type OpenAiChatModelOptions } from "../llm/openai-chat-model";
+import { createChatModelFor } from "../debate/model-factory";
+import { type OpenAiChatModelOptions, RESERVED_BODY_FIELDS } from "../llm/openai-chat-model";
+import { BASE_URL_RULE, baseUrlRefusal, type HostPattern, parseBaseUrl } from "../llm/provider-url";
 import { type TestConnectionResult, testConnection } from "../llm/test-connection";
 import { type Db, isUniqueViolation } from "../platform/db";
+import type { Logger } from "../platform/logger";
 import { maskSecret, type SecretBox } from "../platform/secret-box";
 import { CatalogError, describeIssues, type FieldIssue } from "./catalog-errors";
 
 const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
   value.trim() !== "" || ctx.mustBe("not blank");
 
-/** A JSON object (not an array): provider-specific request fields. */
-const plainObject = type({ "[string]": "unknown" }).narrow(
-  (value, ctx) => !Array.isArray(value) || ctx.mustBe("an object"),
-);
+const reservedList = [...RESERVED_BODY_FIELDS].join(", ");
 
-const httpUrl = type("string.url <= 2000").narrow(
-  (value, ctx) => /^https?:\/\//i.test(value.trim()) || ctx.mustBe("an http(s) URL"),
+/**
+ * A JSON object (not an array) of provider-specific request fields, none of those we set. Neither
+ * message echoes the value (arktype would append it): extra fields and URLs can carry credentials.
+ */
+const extraFields = type({ "[string]": "unknown" }).narrow((value, ctx) => {
+  if (Array.isArray(value)) return ctx.reject({ expected: "an object", actual: "an array" });
+  const reserved = Object.keys(value).filter((key) => RESERVED_BODY_FIELDS.has(key));
+  return (
+    reserved.length === 0 ||
+    ctx.reject({
+      expected: `an object without the fields the server sets (${reservedList})`,
+      actual: reserved.join(", "),
+    })
+  );
+});
+
+const baseUrl = type("string <= 2000").narrow(
+  (value, ctx) => parseBaseUrl(value) !== null || ctx.reject({ expected: BASE_URL_RULE, actual: "" }),
 );
 
 /** Model parameters; prices are USD per 1M tokens. Unknown fields belong in `extra`. */
@@ -36,14 +53,14 @@ export const providerParamsSchema = type({
   "price_input_per_1m?": "number >= 0",
   "price_cached_input_per_1m?": "number >= 0",
   "price_output_per_1m?": "number >= 0",
-  "extra?": plainObject,
+  "extra?": extraFields,
   "+": "reject",
 });
 
 const providerFields = {
   name: type("1 <= string <= 100").narrow(notBlank),
   type: "'openai' | 'deepseek' | 'openai_compatible'",
-  base_url: httpUrl,
+  base_url: baseUrl,
   /** Write-only. Omitted: keep the stored key; `""` or null: remove it. */
   "api_key?": "string <= 500 | null",
   model_id: type("1 <= string <= 200").narrow(notBlank),
@@ -71,6 +88,13 @@ export const providerParamsViewSchema = type({
   "extra?": "object",
 });
 
+/**
+ * Whether a provider can authenticate: `set` (a key is stored and readable), `missing` (none is
+ * stored) or `unreadable` (one is stored but no `SECRETS_KEY` decrypts it: re-enter it or run
+ * `bun run rekey`; debates exclude the provider until then).
+ */
+export type ApiKeyStatus = "set" | "missing" | "unreadable";
+
 /** A provider as every door shows it: never the key, only whether one is set and its last characters. */
 export const providerViewSchema = type({
   id: "number.integer",
@@ -83,6 +107,7 @@ export const providerViewSchema = type({
   order_index: "number.integer",
   default_personality_id: "number.integer | null",
   has_api_key: "boolean",
+  api_key_status: "'set' | 'missing' | 'unreadable'",
   api_key_masked: "string | null",
   created_at: "string",
   updated_at: "string",
@@ -95,17 +120,23 @@ export interface ProviderService {
   get(id: number): Promise<ProviderView>;
   /** Validates `input` with {@link providerInputSchema}; appended at the end unless `order_index` is given. */
   create(input: unknown, actor: string): Promise<ProviderView>;
-  /** Partial update ({@link providerPatchSchema}); an omitted `api_key` keeps the stored key. */
+  /**
+   * Partial update ({@link providerPatchSchema}); an omitted `api_key` keeps the stored key, unless
+   * `base_url` moves to another origin (scheme, host, port): then the stored key is dropped.
+   */
   update(id: number, patch: unknown, actor: string): Promise<ProviderView>;
   /**
    * Full update ({@link providerInputSchema}: the required fields must be present); omitted optional
-   * fields keep their stored values, the API key included.
+   * fields keep their stored values, the API key included (same origin rule as `update`).
    */
   replace(id: number, input: unknown, actor: string): Promise<ProviderView>;
   remove(id: number, actor: string): Promise<void>;
   /** Sets `order_index` to each id's position in `ids` (others keep theirs). */
   reorder(ids: number[], actor: string): Promise<ProviderView[]>;
-  /** One tiny real call with the stored settings; errors are scrubbed of the key. */
+  /**
+   * One tiny real call with the stored settings. A failure reads as its classification (kind,
+   * status), never the provider's text; that text, scrubbed, goes to the log.
+   */
   testConnection(id: number, signal?: AbortSignal): Promise<TestConnectionResult>;
 }
 
@@ -115,6 +146,10 @@ export interface ProviderServiceDeps {
   secretBox: SecretBox;
   /** Passed to the chat model of a connection test (tests shorten retries). */
   chatModelOptions?: OpenAiChatModelOptions;
+  /** `PROVIDER_HOSTS`: a base_url on another host is refused, and never called. Default: any host. */
+  providerHosts?: readonly HostPattern[];
+  /** Where a failed connection test's (scrubbed) provider text goes. */
+  logger?: Logger;
 }
 
 /** Validates with one of the schemas above; throws `invalid_input` with value-free issues. */
@@ -143,6 +178,11 @@ const columnOf = {
 } as const satisfies Record<Exclude<keyof ProviderInput, "api_key">, keyof Provider>;
 type PlainField = keyof typeof columnOf;
 
+/** Scheme, host and port of a stored base_url; null for one that does not parse (a legacy row). */
+function originOf(url: string): string | null {
+  return parseBaseUrl(url)?.origin ?? null;
+}
+
 /** Trims what users paste with stray spaces; the rest is stored as validated. */
 function normalizeValue(field: PlainField, value: unknown): unknown {
   if (field === "name" || field === "model_id" || field === "base_url") return (value as string).trim();
@@ -168,12 +208,15 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
 
   const toView = (row: Provider): ProviderView => {
     let masked: string | null = null;
+    let status: ApiKeyStatus = "missing";
     if (row.apiKeyEncrypted) {
       try {
         masked = maskSecret(secretBox.decrypt(row.apiKeyEncrypted));
+        status = "set";
       } catch {
         // Encrypted under a key no longer configured: it exists, but nothing of it can be shown.
         masked = "••••";
+        status = "unreadable";
       }
     }
     return {
@@ -187,6 +230,7 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
       order_index: row.orderIndex,
       default_personality_id: row.defaultPersonalityId,
       has_api_key: row.apiKeyEncrypted !== null,
+      api_key_status: status,
       api_key_masked: masked,
       created_at: row.createdAt.toISOString(),
       updated_at: row.updatedAt.toISOString(),
@@ -213,6 +257,18 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
         message: `default_personality_id: personality ${personalityId} not found`,
       };
       throw new CatalogError("invalid_input", "Invalid provider.", [issue]);
+    }
+  };
+
+  const providerHosts = deps.providerHosts ?? [];
+
+  /** Refuses a new base_url whose host `PROVIDER_HOSTS` does not allow (the schema checked its form). */
+  const checkHost = (url: string) => {
+    const refusal = baseUrlRefusal(url, providerHosts);
+    if (refusal) {
+      throw new CatalogError("invalid_input", `Invalid provider: ${refusal}.`, [
+        { path: "base_url", message: refusal },
+      ]);
     }
   };
 
@@ -257,10 +313,18 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
           changed.push(field);
           values[field] = value;
         }
+        if (set.baseUrl !== undefined) checkHost(set.baseUrl as string);
         const nextKey = encryptedKeyFor(patch.api_key);
         const keyChanged = nextKey !== undefined && keyDiffers(current.apiKeyEncrypted, nextKey);
-        if (keyChanged) {
-          set.apiKeyEncrypted = nextKey;
+        // A key entered for one origin is never sent to another: moving base_url there without a
+        // key in the same request drops it (else an edit plus "test connection" would exfiltrate it).
+        const keyDropped =
+          nextKey === undefined &&
+          current.apiKeyEncrypted !== null &&
+          set.baseUrl !== undefined &&
+          originOf(current.baseUrl) !== originOf(set.baseUrl as string);
+        if (keyChanged || keyDropped) {
+          set.apiKeyEncrypted = keyDropped ? null : nextKey;
           changed.push("api_key");
         }
         if (changed.length === 0) return toView(current);
@@ -276,7 +340,13 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
             action: "provider.update",
             target: `provider:${id}`,
             // The key is never recorded, not even encrypted: only that it changed.
-            meta: { name: row!.name, changed, values, ...(keyChanged ? { key_changed: true } : {}) },
+            meta: {
+              name: row!.name,
+              changed,
+              values,
+              ...(keyChanged || keyDropped ? { key_changed: true } : {}),
+              ...(keyDropped ? { key_dropped: "base_url origin changed" } : {}),
+            },
           },
           executor,
         );
@@ -299,6 +369,7 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
 
     async create(input, actor) {
       const valid = parse<ProviderInput>(providerInputSchema, input);
+      checkHost(valid.base_url);
       try {
         return await db.transaction(async (tx) => {
           const executor = tx as unknown as Db;
@@ -403,34 +474,21 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
 
     async testConnection(id, signal) {
       const row = await load(db, id);
-      let apiKey = "";
-      if (row.apiKeyEncrypted) {
-        try {
-          apiKey = secretBox.decrypt(row.apiKeyEncrypted);
-        } catch {
-          return {
-            ok: false,
-            error: {
-              code: "auth",
-              message:
-                "The stored API key cannot be decrypted with the configured SECRETS_KEY; set it again.",
-            },
-          };
-        }
+      const model = createChatModelFor(row, secretBox, {
+        retry: { maxAttempts: 2, baseDelayMs: 300 },
+        ...deps.chatModelOptions,
+        providerHosts,
+      });
+      const result = await testConnection(model, signal);
+      if (!result.ok) {
+        deps.logger?.warn("provider connection test failed", {
+          provider: row.id,
+          code: result.cause.code,
+          status: result.cause.status,
+          message: result.cause.message,
+        });
       }
-      const model = createOpenAiChatModel(
-        {
-          id: row.id,
-          name: row.name,
-          type: row.type,
-          baseUrl: row.baseUrl,
-          apiKey,
-          modelId: row.modelId,
-          params: row.params as ProviderParams,
-        },
-        { retry: { maxAttempts: 2, baseDelayMs: 300 }, ...deps.chatModelOptions },
-      );
-      return testConnection(model, signal);
+      return result;
     },
   };
 }

@@ -1,5 +1,5 @@
-import { openDatabase } from "../app";
 import { createConfig } from "../config";
+import { openDatabase } from "../platform/db";
 
 /** `bun run migrate`: applies pending migrations to the configured database and exits. */
 const config = createConfig(process.env);

@@ -1,6 +1,6 @@
-import { openDatabase } from "../app";
 import { createConfig } from "../config";
 import { seedDatabase } from "../db/seed";
+import { openDatabase } from "../platform/db";
 import { createSecretBox } from "../platform/secret-box";
 
 /** `bun run seed`: migrates, then seeds providers and personalities once (idempotent). */

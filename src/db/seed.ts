@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
-import type { Config } from "../config";
+import { type Config, ConfigError } from "../config";
 import type { ProviderParams } from "../llm/chat-model";
+import { baseUrlRefusal } from "../llm/provider-url";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import type { SecretBox } from "../platform/secret-box";
@@ -72,6 +73,14 @@ export async function seedDatabase(deps: {
     await tx.execute(sql`select pg_advisory_xact_lock(${SEED_LOCK_ID})`);
     const [marker] = await tx.select().from(settings).where(eq(settings.key, SEED_MARKER));
     if (marker) return false;
+    // The same rules as a provider saved in the admin: a seeded key goes nowhere an operator could not send it.
+    for (const [variable, url] of [
+      ["OPENAI_BASE_URL", config.providers.openai.baseUrl],
+      ["DEEPSEEK_BASE_URL", config.providers.deepseek.baseUrl],
+    ] as const) {
+      const refusal = baseUrlRefusal(url, config.providerHosts);
+      if (refusal) throw new ConfigError(`${variable}: ${refusal}`, variable);
+    }
     const insertedPersonalities = await tx
       .insert(personalities)
       .values(seedPersonalities)

@@ -1,9 +1,8 @@
 import type { Message, Provider, SessionParticipant } from "../db/schema";
 import type { ChatModel, ChatResult } from "../llm/chat-model";
-import { LlmError } from "../llm/llm-errors";
+import { LlmError, publicFailureLine } from "../llm/llm-errors";
 import type { Logger } from "../platform/logger";
 import { applyStep, type FailureOutcome, planTurn, stepAfterTurn, type TurnOutcome } from "./debate-policy";
-import { failureCause } from "./failure-cause";
 import { judgeAnswer, shinglesOf } from "./loop-guard";
 import type { ProviderSource } from "./provider-cache";
 import { type SessionReader, sumTotals } from "./session-reader";
@@ -294,7 +293,7 @@ function failureOutcome(error: LlmError, sessionTimedOut: boolean, language: str
     timedOut,
     retryable: error.isRetryable || timedOut,
     sessionTimedOut,
-    publicCause: failureCause(error, language),
+    publicCause: publicFailureLine(error, language === "en" ? "en" : "ru"),
     detail: `${error.status ?? error.code}: ${error.message}`.slice(0, 300),
   };
 }

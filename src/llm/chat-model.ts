@@ -120,3 +120,16 @@ export interface ChatModel {
   /** Streams one completion; rejects with `LlmError` only. */
   complete(request: ChatRequest): Promise<ChatResult>;
 }
+
+/**
+ * A model whose every call fails with `error` before anything is sent: a provider that must not be
+ * called (an unreadable key, a host not allowed). The engine treats it like any non-retryable failure.
+ */
+export function createFailingChatModel(provider: ProviderConfig, error: LlmError): ChatModel {
+  return {
+    provider,
+    async complete() {
+      throw error;
+    },
+  };
+}

@@ -2,7 +2,9 @@
  * Typed errors of the provider layer. Every failure of a chat model surfaces as an
  * {@link LlmError} whose `code` and `isRetryable` drive the engine's policy (retry,
  * or exclude the participant and tell the chat), and whose message is the
- * provider's own wording, scrubbed of secrets, fit for the operator to read.
+ * provider's own wording, scrubbed of secrets, fit for the operator to read (admin,
+ * logs). What a public chat or an API caller reads instead is {@link publicFailureLine}:
+ * the classification alone, never the provider's text.
  */
 
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
@@ -19,7 +21,47 @@ export type LlmErrorCode =
   | "bad_request"
   | "not_found"
   | "conflict"
+  /** A 3xx answer: redirects are never followed (they could carry the key elsewhere). */
+  | "redirect"
+  /** Not sent: the base_url breaks our rules or `PROVIDER_HOSTS`, or a request left the provider's origin. */
+  | "refused"
+  /** Not sent: the stored API key cannot be decrypted with `SECRETS_KEY`. */
+  | "key_unreadable"
   | "unknown";
+
+/**
+ * The cause of a failure as reports and public lines name it: a timeout, the network, the key,
+ * a rate limit, a refusal (the provider's 402/403, or ours), another HTTP status, a cancellation.
+ */
+export type LlmFailureKind =
+  | "timeout"
+  | "network"
+  | "bad_key"
+  | "rate_limited"
+  | "refused"
+  | "http"
+  | "aborted"
+  | "unknown";
+
+function kindOf(code: LlmErrorCode, status: number | undefined): LlmFailureKind {
+  switch (code) {
+    case "timeout":
+    case "network":
+    case "rate_limited":
+    case "refused":
+    case "aborted":
+      return code;
+    case "auth":
+    case "key_unreadable":
+      return "bad_key";
+    case "forbidden":
+      return "refused";
+    case "unknown":
+      return status === undefined ? "unknown" : "http";
+    default:
+      return "http";
+  }
+}
 
 /** Construction fields of {@link LlmError}. */
 export interface LlmErrorInit {
@@ -37,6 +79,8 @@ export interface LlmErrorInit {
 export class LlmError extends Error {
   override readonly name = "LlmError";
   readonly code: LlmErrorCode;
+  /** The cause, derived from `code` and `status`: what {@link publicFailureLine} words. */
+  readonly kind: LlmFailureKind;
   readonly status?: number;
   readonly isRetryable: boolean;
   /** Delay the provider asked for (`retry-after-ms` / `retry-after`), if any. */
@@ -47,6 +91,7 @@ export class LlmError extends Error {
   constructor(init: LlmErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.code = init.code;
+    this.kind = kindOf(init.code, init.status);
     this.isRetryable = init.isRetryable;
     if (init.status !== undefined) this.status = init.status;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
@@ -54,23 +99,65 @@ export class LlmError extends Error {
   }
 }
 
-/** Anything that looks like an OpenAI-style secret key (`sk-…`, `sk-proj-…`), even partly masked. */
-const SECRET_KEY_PATTERN = /\bsk-[A-Za-z0-9_\-*.]{3,}/g;
-/** Bearer tokens echoed back by proxies. */
-const BEARER_PATTERN = /\b(Bearer\s+)[^\s"',;]+/gi;
 const REDACTED = "[redacted]";
+/** One character of a token, literal or percent-encoded (keys travel in URLs and form bodies). */
+const TOKEN_CHAR = "(?:[A-Za-z0-9_\\-]|%[0-9A-Fa-f]{2})";
+const LONG_TOKEN = new RegExp(`(?<![A-Za-z0-9_%-])${TOKEN_CHAR}{32,}`, "g");
 
 /**
- * Removes the given secrets and any `sk-…` or bearer token from a message. Keys
- * shorter than 4 characters are not replaced literally (it would shred the text),
- * but such keys are not real secrets anyway.
+ * A long run that is a credential rather than a name: letters and digits mixed, with one stretch
+ * of 20+ characters unbroken by `-` (keys, JWT parts, hex and base64 tokens; not model names such
+ * as `gpt-4o-mini-2024-07-18`, nor UUIDs).
+ */
+function isOpaqueToken(text: string): boolean {
+  return (
+    /[0-9]/.test(text) && /[A-Za-z]/.test(text) && text.split(/-|%2[Dd]/).some((part) => part.length >= 20)
+  );
+}
+
+/**
+ * What looks like a credential, whoever's it is; labelled forms keep their label (`$1`). Order
+ * matters: labelled forms first, so their values are replaced whole.
+ */
+const SECRET_PATTERNS: [RegExp, string | ((match: string) => string)][] = [
+  // `Authorization: Bearer …` / `Basic …`, also URL-encoded (`Bearer%20…`, `Bearer+…`).
+  [/\b((?:Bearer|Basic)(?:\s+|%20|\+))[^\s"',;&]+/gi, `$1${REDACTED}`],
+  // `api_key=…`, `"token": "…"`, `password%3D…` in query strings, JSON and form bodies.
+  [
+    /(?<=^|[^A-Za-z0-9_]|%[0-9A-Fa-f]{2})((?:api[_-]?key|access[_-]?token|refresh[_-]?token|token|secret|password|passwd)(?:["']?\s*[:=]\s*["']?|%3[Dd]|%22%3[Aa]%22))[^\s"'&,;}]+/gi,
+    `$1${REDACTED}`,
+  ],
+  // Credentials in query strings go by short names too (`?key=…` is Google's, `&sig=…` Azure's).
+  [/((?:[?&;]|%3[Ff]|%26)(?:key|auth|sig|signature|code)(?:=|%3[Dd]))[^&#\s"']+/gi, `$1${REDACTED}`],
+  // OpenAI (`sk-…`, `sk-proj-…`), DeepSeek (`sk-` + hex) and the like, even partly masked; `-` may be `%2D`.
+  [new RegExp(`\\bsk(?:-|%2[Dd])(?:${TOKEN_CHAR}|[*.]){3,}`, "g"), REDACTED],
+  // OpenAI organisation and project ids name the account behind a key.
+  [/\b(?:org|proj)[-_][A-Za-z0-9]{8,}/g, REDACTED],
+  [LONG_TOKEN, (match) => (isOpaqueToken(match) ? REDACTED : match)],
+];
+
+/** The forms a known secret may take in a message: as is, and URL-encoded. */
+function secretForms(secret: string): string[] {
+  const encoded = encodeURIComponent(secret);
+  return encoded === secret ? [secret] : [secret, encoded];
+}
+
+/**
+ * Removes the given secrets (as is or URL-encoded) and anything key-like: `sk-…` keys, bearer
+ * tokens, `api_key=…`-style values, OpenAI org/project ids, long opaque tokens. Keys shorter than
+ * 4 characters are not replaced literally (it would shred the text), but such keys are not real
+ * secrets anyway.
  */
 export function scrubSecrets(message: string, secrets: readonly (string | undefined)[] = []): string {
   let scrubbed = message;
   for (const secret of secrets) {
-    if (secret && secret.length >= 4) scrubbed = scrubbed.split(secret).join(REDACTED);
+    if (!secret || secret.length < 4) continue;
+    for (const form of secretForms(secret)) scrubbed = scrubbed.split(form).join(REDACTED);
   }
-  return scrubbed.replace(SECRET_KEY_PATTERN, REDACTED).replace(BEARER_PATTERN, `$1${REDACTED}`);
+  for (const [pattern, replacement] of SECRET_PATTERNS) {
+    scrubbed = scrubbed.replace(pattern, replacement as (match: string) => string);
+  }
+  return scrubbed;
 }
 
 function headerValue(headers: unknown, name: string): string | null {
@@ -120,6 +207,7 @@ export function abortedError(signal: AbortSignal): LlmError {
 }
 
 function statusCode(status: number): { code: LlmErrorCode; isRetryable: boolean } {
+  if (status >= 300 && status < 400) return { code: "redirect", isRetryable: false };
   if (status === 408) return { code: "timeout", isRetryable: true };
   if (status === 409) return { code: "conflict", isRetryable: true };
   if (status === 429) return { code: "rate_limited", isRetryable: true };
@@ -214,6 +302,8 @@ export function classifyError(error: unknown, apiKey?: string): LlmError {
   }
   if (error instanceof APIConnectionError) {
     const cause: unknown = (error as { cause?: unknown }).cause;
+    // Our own fetch guard refused the request; the SDK wrapped it as a connection failure.
+    if (cause instanceof LlmError) return classifyError(cause, apiKey);
     const detail =
       cause instanceof Error && cause.message ? `${error.message} (${cause.message})` : error.message;
     return new LlmError({
@@ -264,4 +354,70 @@ export function classifyError(error: unknown, apiKey?: string): LlmError {
     isRetryable: false,
     cause: error,
   });
+}
+
+/** Languages of {@link publicFailureLine}. */
+export type FailureLineLanguage = "ru" | "en";
+
+const failureLines = {
+  en: {
+    timeout: () => "the provider timed out",
+    network: () => "network error reaching the provider",
+    bad_key: (status?: number) =>
+      status === undefined
+        ? "its API key cannot be used"
+        : `the provider rejected the API key (HTTP ${status})`,
+    rate_limited: (status?: number) => `the provider is rate limiting requests${httpSuffix(status)}`,
+    refused: (status?: number) =>
+      status === undefined
+        ? "the server's settings do not allow calling this provider"
+        : `the provider refused the request (HTTP ${status})`,
+    http: (status?: number) =>
+      status !== undefined && status >= 500
+        ? `the provider had an internal error (HTTP ${status})`
+        : status === 404
+          ? "the provider does not know this model or address (HTTP 404)"
+          : status !== undefined && status < 400
+            ? `the provider answered with a redirect (HTTP ${status}), which is not followed`
+            : `the provider returned an error${httpSuffix(status)}`,
+    aborted: () => "the request was cancelled",
+    unknown: () => "the provider call failed",
+  },
+  ru: {
+    timeout: () => "провайдер не ответил вовремя",
+    network: () => "сетевая ошибка при обращении к провайдеру",
+    bad_key: (status?: number) =>
+      status === undefined
+        ? "его API-ключ не удаётся использовать"
+        : `провайдер отклонил API-ключ (HTTP ${status})`,
+    rate_limited: (status?: number) => `провайдер ограничивает частоту запросов${httpSuffix(status)}`,
+    refused: (status?: number) =>
+      status === undefined
+        ? "настройки сервера не разрешают обращаться к этому провайдеру"
+        : `провайдер отказал в запросе (HTTP ${status})`,
+    http: (status?: number) =>
+      status !== undefined && status >= 500
+        ? `внутренняя ошибка провайдера (HTTP ${status})`
+        : status === 404
+          ? "провайдер не знает такой модели или адреса (HTTP 404)"
+          : status !== undefined && status < 400
+            ? `провайдер ответил перенаправлением (HTTP ${status}), по нему не переходим`
+            : `провайдер вернул ошибку${httpSuffix(status)}`,
+    aborted: () => "запрос отменён",
+    unknown: () => "не удалось получить ответ провайдера",
+  },
+} satisfies Record<FailureLineLanguage, Record<LlmFailureKind, (status?: number) => string>>;
+
+function httpSuffix(status: number | undefined): string {
+  return status === undefined ? "" : ` (HTTP ${status})`;
+}
+
+/**
+ * A short line for a public chat (or any caller outside the operators) saying why a provider call
+ * failed, from its classification alone: kind and HTTP status, never the provider's text (which can
+ * name accounts, projects or balances). E.g. "the provider refused the request (HTTP 403)".
+ */
+export function publicFailureLine(error: unknown, language: FailureLineLanguage): string {
+  const classified = classifyError(error);
+  return failureLines[language][classified.kind](classified.status);
 }

@@ -6,12 +6,24 @@
  * cover a stream that fails after the headers, and its `timeout` stops at the
  * response headers. The caller's AbortSignal is the one deadline: it aborts the
  * in-flight stream and any backoff sleep.
+ *
+ * The key goes to the provider's origin and nowhere else: a base_url that breaks our rules or
+ * `PROVIDER_HOSTS` is never called, redirects are not followed (a 3xx is an error), and the
+ * fetch handed to the SDK refuses any other origin.
  */
 
 import OpenAI from "openai";
-import type { ChatModel, ChatRequest, ChatResult, ProviderConfig, TokenUsage } from "./chat-model";
-import { abortedError, classifyError, type LlmError } from "./llm-errors";
+import {
+  type ChatModel,
+  type ChatRequest,
+  type ChatResult,
+  createFailingChatModel,
+  type ProviderConfig,
+  type TokenUsage,
+} from "./chat-model";
+import { abortedError, classifyError, LlmError } from "./llm-errors";
 import { computeCostUsd } from "./pricing";
+import { baseUrlRefusal, type HostPattern } from "./provider-url";
 import { estimateUsage, normalizeUsage } from "./usage";
 
 /** Retry policy; delays in ms. */
@@ -33,12 +45,25 @@ export interface OpenAiChatModelOptions {
   now?: () => number;
   /** Source of jitter in [0, 1); default `Math.random`. */
   random?: () => number;
+  /** `PROVIDER_HOSTS`: a provider on another host is never called. Default: any host. */
+  providerHosts?: readonly HostPattern[];
 }
 
 const DEFAULT_RETRY = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 8000 };
 
-/** Body fields the adapter owns: `extra` must not turn off streaming or swap the conversation. */
-const RESERVED_BODY_FIELDS = new Set(["model", "messages", "stream"]);
+/**
+ * Body fields the adapter sets, which `params.extra` cannot override: the model, the conversation,
+ * streaming with usage, and the settings that have their own params (one choice only: we read one).
+ */
+export const RESERVED_BODY_FIELDS: ReadonlySet<string> = new Set([
+  "model",
+  "messages",
+  "stream",
+  "stream_options",
+  "temperature",
+  "max_tokens",
+  "n",
+]);
 
 /**
  * Delay before retry number `retry` (1 for the first retry): exponential, capped,
@@ -70,6 +95,25 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * The fetch handed to the SDK: no redirect is followed (Bun's fetch would resend the Authorization
+ * header to wherever a 3xx points), and a request for any origin but the provider's is refused.
+ */
+function originBoundFetch(inner: typeof fetch, origin: string): typeof fetch {
+  const bound = (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    if (url.origin !== origin) {
+      throw new LlmError({
+        code: "refused",
+        message: "Not sent: the request was for another origin than the provider's base_url.",
+        isRetryable: false,
+      });
+    }
+    return inner(input, { ...init, redirect: "manual" });
+  };
+  return bound as typeof fetch;
 }
 
 /** Builds the request body: config params, the DeepSeek default, then `extra`. */
@@ -117,12 +161,20 @@ export function createOpenAiChatModel(
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const hasKey = provider.apiKey.trim() !== "";
+  const refusal = baseUrlRefusal(provider.baseUrl, options.providerHosts ?? []);
+  if (refusal) {
+    return createFailingChatModel(
+      provider,
+      new LlmError({ code: "refused", message: `Not called: ${refusal}.`, isRetryable: false }),
+    );
+  }
+  const origin = new URL(provider.baseUrl.trim()).origin;
 
   const client = new OpenAI({
     // The SDK refuses to start without a key; keyless local servers get a placeholder
     // that the header override below keeps off the wire.
     apiKey: hasKey ? provider.apiKey : "no-key",
-    baseURL: provider.baseUrl,
+    baseURL: provider.baseUrl.trim(),
     maxRetries: 0,
     // Explicit nulls stop the SDK from picking up OPENAI_ORG_ID / OPENAI_PROJECT_ID /
     // OPENAI_ADMIN_KEY from the environment and sending them to third-party providers.
@@ -133,7 +185,7 @@ export function createOpenAiChatModel(
     // We log each call ourselves, scrubbed; the SDK's console logging would bypass that.
     logLevel: "off",
     ...(hasKey ? {} : { defaultHeaders: { authorization: null } }),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: originBoundFetch(options.fetch ?? fetch, origin),
   });
 
   async function attempt(request: ChatRequest): Promise<AttemptOutcome> {

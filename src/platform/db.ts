@@ -8,6 +8,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import type { Config } from "../config";
 import * as schema from "../db/schema";
 
 /** The drizzle database, whichever driver is behind it. */
@@ -163,4 +164,11 @@ export async function createPgliteDatabase(dataDir: string): Promise<Database> {
       await client.close();
     },
   };
+}
+
+/** Opens the database named by the config: a Postgres server, or embedded PGlite. */
+export async function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir">): Promise<Database> {
+  return config.databaseUrl
+    ? createPostgresDatabase(config.databaseUrl)
+    : createPgliteDatabase(config.dataDir);
 }

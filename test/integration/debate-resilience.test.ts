@@ -188,7 +188,7 @@ describe("slow helpers", () => {
       ["model", "DeepSeek"],
     ]);
     // The chat gets the classified cause, not the provider's text.
-    expect(detail.messages[0]!.content).toContain("rate limiting (HTTP 429)");
+    expect(detail.messages[0]!.content).toContain("rate limiting requests (HTTP 429)");
   });
 });
 
@@ -326,7 +326,7 @@ describe("provider errors", () => {
     expect(excluded.reason).toBe(chatGpt.exclusionReason!);
     expect(detail.messages).toHaveLength(1);
     expect(detail.messages[0]!.content).toBe(
-      "ChatGPT не смог ответить: ключ API отклонён (HTTP 401). Участник исключён из обсуждения.",
+      "ChatGPT не смог ответить: провайдер отклонил API-ключ (HTTP 401). Участник исключён из обсуждения.",
     );
     // The key is nowhere: not in rows, events or log lines.
     const [dump] = await queryRows<{ text: string }>(

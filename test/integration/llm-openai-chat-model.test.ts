@@ -428,23 +428,34 @@ describe("testConnection", () => {
     expect(sent.body.max_tokens).toBeLessThanOrEqual(32);
   });
 
-  test("failure reports code, status and the provider's message without the key", async () => {
-    server.enqueue({ status: 401, errorMessage: `Incorrect API key provided: ${API_KEY}.` });
+  test("failure reports the classification (code, kind, status), not the provider's text", async () => {
+    server.enqueue({
+      status: 401,
+      errorMessage: `Incorrect API key provided: ${API_KEY}. Project proj_AbCdEf123456`,
+    });
     const result = await testConnection(createOpenAiChatModel(provider(), FAST));
-    expect(result.ok).toBe(false);
-    if (result.ok) throw new Error("unreachable");
-    expect(result.error.code).toBe("auth");
-    expect(result.error.status).toBe(401);
-    expect(result.error.message).toContain("Incorrect API key provided");
+    if (result.ok) throw new Error("expected a failure");
+    expect(result.error).toEqual({
+      code: "auth",
+      kind: "bad_key",
+      status: 401,
+      message: "the provider rejected the API key (HTTP 401)",
+    });
+    // The provider's text stays with the cause, for the log: scrubbed of the key and the project.
+    expect(result.cause.message).toContain("Incorrect API key provided");
+    expect(result.cause.message).not.toContain("proj_AbCdEf123456");
     expect(JSON.stringify(result)).not.toContain(API_KEY);
   });
 
   test("an unreachable model id reports not_found", async () => {
     server.enqueue({ status: 404, errorMessage: "The model `nope` does not exist." });
     const result = await testConnection(createOpenAiChatModel(provider({ modelId: "nope" })));
-    expect(result).toEqual({
-      ok: false,
-      error: { code: "not_found", status: 404, message: "The model `nope` does not exist." },
+    if (result.ok) throw new Error("expected a failure");
+    expect(result.error).toEqual({
+      code: "not_found",
+      kind: "http",
+      status: 404,
+      message: "the provider does not know this model or address (HTTP 404)",
     });
   });
 });

@@ -5,6 +5,7 @@ import {
   classifyError,
   LlmError,
   parseRetryAfterMs,
+  publicFailureLine,
   scrubSecrets,
 } from "../../src/llm/llm-errors";
 import { retryDelayMs } from "../../src/llm/openai-chat-model";
@@ -22,6 +23,8 @@ function apiError(status: number, message: string, headers: Record<string, strin
 
 describe("classifyError", () => {
   const cases: [number, LlmError["code"], boolean][] = [
+    [302, "redirect", false],
+    [307, "redirect", false],
     [400, "bad_request", false],
     [401, "auth", false],
     [402, "forbidden", false],
@@ -113,6 +116,155 @@ describe("classifyError", () => {
     const classified = classifyError(original, KEY);
     expect(classified).toMatchObject({ code: "auth", status: 401 });
     expect(classified.message).not.toContain(KEY);
+  });
+});
+
+describe("scrubSecrets", () => {
+  const leaks: [string, string, string][] = [
+    ["OpenAI project key", "Incorrect API key provided: sk-proj-AbC123dEf456GhI789jKl.", "sk-proj-AbC123"],
+    ["DeepSeek key", "Authentication Fails (sk-0123456789abcdef0123456789abcdef)", "0123456789abcdef"],
+    ["URL-encoded sk key", "GET /proxy?target=sk%2DAbc123Def456Ghi789", "Abc123Def456"],
+    ["bearer header", "echo: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", "eyJhbGciOiJIUzI1NiJ9"],
+    ["URL-encoded bearer", "header=Bearer%20abcdef123456", "abcdef123456"],
+    ["api_key in a URL", "fetch https://x.example/v1?api_key=hunter2hunter2&alt=json", "hunter2hunter2"],
+    ["Google-style key= in a URL", "https://x.example/v1/models?key=AIzaSyA1b2C3d4", "AIzaSyA1b2C3d4"],
+    ["percent-encoded api_key", "u=https%3A%2F%2Fx%2F%3Fapi_key%3Dtopsecret99", "topsecret99"],
+    ["JSON token field", '{"token": "opaque-but-secret"}', "opaque-but-secret"],
+    ["generic long token", "key rejected: hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "AbCdEfGhIjKlMnOp"],
+    ["organisation id", "You are not a member of organization org-XyZ123456789abcdEFGH.", "org-XyZ123"],
+    ["project id", "Project `proj_AbCdEfGh12345678` has no access", "proj_AbCdEfGh"],
+  ];
+  for (const [label, message, secret] of leaks) {
+    test(`scrubs ${label}`, () => {
+      const scrubbed = scrubSecrets(message);
+      expect(scrubbed).not.toContain(secret);
+      expect(scrubbed).toContain("[redacted]");
+    });
+  }
+
+  test("a known secret is scrubbed as is and URL-encoded", () => {
+    const secret = "my+key/with=chars";
+    const scrubbed = scrubSecrets(`a ${secret} b ${encodeURIComponent(secret)} c`, [secret]);
+    expect(scrubbed).toBe("a [redacted] b [redacted] c");
+  });
+
+  test("ordinary error text survives: model names, UUIDs, counts, balances", () => {
+    for (const message of [
+      "The model `gpt-4o-mini-2024-07-18-preview-extended` does not exist",
+      "request 123e4567-e89b-12d3-a456-426614174000 failed",
+      "max_tokens: 16 is too small; tokens: 5",
+      "Insufficient Balance",
+    ]) {
+      expect(scrubSecrets(message)).toBe(message);
+    }
+  });
+});
+
+describe("failure kinds and public lines", () => {
+  const error = (init: Partial<ConstructorParameters<typeof LlmError>[0]> & { code: LlmError["code"] }) =>
+    new LlmError({
+      message: "Project proj_secret123456 in org-abcdefgh1234: Insufficient Balance",
+      isRetryable: false,
+      ...init,
+    });
+
+  const lines: [LlmError, LlmError["kind"], string, string][] = [
+    [error({ code: "timeout" }), "timeout", "the provider timed out", "провайдер не ответил вовремя"],
+    [
+      error({ code: "network" }),
+      "network",
+      "network error reaching the provider",
+      "сетевая ошибка при обращении к провайдеру",
+    ],
+    [
+      error({ code: "auth", status: 401 }),
+      "bad_key",
+      "the provider rejected the API key (HTTP 401)",
+      "провайдер отклонил API-ключ (HTTP 401)",
+    ],
+    [
+      error({ code: "key_unreadable" }),
+      "bad_key",
+      "its API key cannot be used",
+      "его API-ключ не удаётся использовать",
+    ],
+    [
+      error({ code: "rate_limited", status: 429 }),
+      "rate_limited",
+      "the provider is rate limiting requests (HTTP 429)",
+      "провайдер ограничивает частоту запросов (HTTP 429)",
+    ],
+    [
+      error({ code: "forbidden", status: 403 }),
+      "refused",
+      "the provider refused the request (HTTP 403)",
+      "провайдер отказал в запросе (HTTP 403)",
+    ],
+    [
+      error({ code: "forbidden", status: 402 }),
+      "refused",
+      "the provider refused the request (HTTP 402)",
+      "провайдер отказал в запросе (HTTP 402)",
+    ],
+    [
+      error({ code: "refused" }),
+      "refused",
+      "the server's settings do not allow calling this provider",
+      "настройки сервера не разрешают обращаться к этому провайдеру",
+    ],
+    [
+      error({ code: "server_error", status: 503 }),
+      "http",
+      "the provider had an internal error (HTTP 503)",
+      "внутренняя ошибка провайдера (HTTP 503)",
+    ],
+    [
+      error({ code: "not_found", status: 404 }),
+      "http",
+      "the provider does not know this model or address (HTTP 404)",
+      "провайдер не знает такой модели или адреса (HTTP 404)",
+    ],
+    [
+      error({ code: "redirect", status: 302 }),
+      "http",
+      "the provider answered with a redirect (HTTP 302), which is not followed",
+      "провайдер ответил перенаправлением (HTTP 302), по нему не переходим",
+    ],
+    [
+      error({ code: "bad_request", status: 400 }),
+      "http",
+      "the provider returned an error (HTTP 400)",
+      "провайдер вернул ошибку (HTTP 400)",
+    ],
+    [
+      error({ code: "unknown" }),
+      "unknown",
+      "the provider call failed",
+      "не удалось получить ответ провайдера",
+    ],
+  ];
+  for (const [failure, kind, en, ru] of lines) {
+    test(`${failure.code}${failure.status ? ` ${failure.status}` : ""} → ${kind}`, () => {
+      expect(failure.kind).toBe(kind);
+      expect(publicFailureLine(failure, "en")).toBe(en);
+      expect(publicFailureLine(failure, "ru")).toBe(ru);
+    });
+  }
+
+  test("the line never carries the provider's text, whatever was thrown", () => {
+    const raw = apiError(402, "Insufficient Balance for org-abcdefgh1234");
+    expect(publicFailureLine(raw, "en")).toBe("the provider refused the request (HTTP 402)");
+    expect(publicFailureLine(new Error("boom"), "ru")).toBe("не удалось получить ответ провайдера");
+  });
+
+  test("a refusal by our own fetch guard keeps its code through the SDK's connection error", () => {
+    const refusal = new LlmError({
+      code: "refused",
+      message: "Not sent: another origin.",
+      isRetryable: false,
+    });
+    const wrapped = new APIConnectionError({ message: "Connection error.", cause: refusal });
+    expect(classifyError(wrapped)).toMatchObject({ code: "refused", kind: "refused", isRetryable: false });
   });
 });
 

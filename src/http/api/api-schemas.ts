@@ -135,7 +135,8 @@ export const testConnectionView = type({
   ok: "boolean",
   "latency_ms?": "number",
   "sample?": "string",
-  "error?": { code: "string", message: "string", "status?": "number" },
+  /** Classified: `kind` is timeout, network, bad_key, rate_limited, refused, http, aborted or unknown. */
+  "error?": { code: "string", kind: "string", message: "string", "status?": "number" },
 });
 
 export const deletedView = type({ deleted: "true", id: "number.integer" });

@@ -10,7 +10,7 @@ import { errorResponses, routeDoc } from "./route-doc";
 
 const TAG = "providers";
 const KEY_NOTE =
-  '`api_key` is write-only: answers carry `has_api_key` and `api_key_masked` (last 4 characters) instead. Omit it to keep the stored key; send `""` (or null) to remove it.';
+  '`api_key` is write-only: answers carry `has_api_key`, `api_key_status` (`set`, `missing`, or `unreadable` when no SECRETS_KEY decrypts it) and `api_key_masked` (last 4 characters) instead. Omit it to keep the stored key; send `""` (or null) to remove it. A `base_url` moved to another origin (scheme, host or port) drops the stored key unless `api_key` comes in the same request. `base_url` must be http(s) without user name, password, query or fragment, on a host `PROVIDER_HOSTS` allows; `params.extra` cannot set the fields the server sets (model, messages, stream, stream_options, temperature, max_tokens, n).';
 
 /** Provider CRUD, reorder and connection test over the shared provider service. */
 export function createProviderRoutes(deps: { providers: ProviderService }) {
@@ -85,7 +85,7 @@ export function createProviderRoutes(deps: { providers: ProviderService }) {
         response: { 200: testConnectionView, ...errorResponses(404) },
         detail: routeDoc("Test the connection of a provider", TAG, {
           description:
-            "Sends a one-line prompt with the stored base_url, key and model. Answers 200 either way: `ok: true` with latency and a sample, or `ok: false` with the provider's error (never the key).",
+            "Sends a one-line prompt with the stored base_url, key and model (redirects are not followed). Answers 200 either way: `ok: true` with latency and a sample, or `ok: false` with the classified error (`code`, `kind`, `status`, our own wording): never the provider's own error text, never the key.",
         }),
       },
     );
