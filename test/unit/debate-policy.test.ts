@@ -1,0 +1,252 @@
+/**
+ * The debate's rules without Postgres, Redis or a model: state + outcome → step. Each test builds a
+ * state, hands the policy one outcome and checks what it would write.
+ */
+import { describe, expect, test } from "bun:test";
+import type { Session, SessionParticipant } from "../../src/db/schema";
+import {
+  type AnswerOutcome,
+  applyStep,
+  type DebateState,
+  type FailureOutcome,
+  planTurn,
+  stepAfterTurn,
+  TIMED_OUT_TWICE,
+} from "../../src/debate/debate-policy";
+import { draftMessages } from "../../src/debate/step-writer";
+
+const NOW = Date.UTC(2026, 11, 1, 12);
+
+function participant(
+  id: number,
+  orderIndex: number,
+  extra: Partial<SessionParticipant> = {},
+): SessionParticipant {
+  return {
+    id,
+    sessionId: "s",
+    providerId: id,
+    personalityId: null,
+    displayName: `P${id}`,
+    personaTitle: null,
+    orderIndex,
+    status: "active",
+    exclusionReason: null,
+    consecutiveTimeouts: 0,
+    loopStrikes: 0,
+    ...extra,
+  };
+}
+
+function state(
+  overrides: { session?: Partial<Session>; participants?: SessionParticipant[] } = {},
+): DebateState {
+  return {
+    session: {
+      id: "s",
+      userId: null,
+      chatId: null,
+      topic: "Topic",
+      status: "running",
+      stopReason: null,
+      stopDetail: null,
+      source: "api",
+      language: "en",
+      maxRounds: 2,
+      currentRound: 1,
+      nextOrderIndex: 0,
+      limits: {},
+      createdAt: new Date(NOW),
+      startedAt: new Date(NOW),
+      finishedAt: null,
+      ...overrides.session,
+    },
+    limits: {
+      turnTimeoutSec: 60,
+      sessionTimeoutSec: 1800,
+      tokenLimit: 1000,
+      costLimitUsd: "1.00",
+      contextTokenLimit: 6000,
+    },
+    participants: overrides.participants ?? [participant(1, 0), participant(2, 1)],
+    messages: [],
+    totals: { tokensIn: 0, tokensOut: 0, cachedTokens: 0, cost: "0" },
+  };
+}
+
+const answer = (verdict: AnswerOutcome["verdict"] = "ok", content = "An answer."): AnswerOutcome => ({
+  kind: "answer",
+  message: { content, tokensIn: 10, tokensOut: 5, cost: "0.00000100" },
+  verdict,
+});
+
+const failure = (overrides: Partial<FailureOutcome> = {}): FailureOutcome => ({
+  kind: "failure",
+  timedOut: false,
+  retryable: true,
+  sessionTimedOut: false,
+  publicCause: "network error reaching the provider",
+  detail: "network: socket hang up",
+  ...overrides,
+});
+
+/** Plans, takes the outcome, applies the step: one turn of the debate. */
+function turn(debate: DebateState, outcome: Parameters<typeof stepAfterTurn>[3]) {
+  const plan = planTurn(debate, NOW);
+  if (plan.kind !== "speak") throw new Error("expected a speaker");
+  debate.session = { ...debate.session, currentRound: plan.round };
+  const step = stepAfterTurn(debate, plan.speaker, plan.round, outcome);
+  const first = (debate.messages.at(-1)?.turnIndex ?? -1) + 1;
+  applyStep(debate, step, draftMessages(debate.session.id, first, step));
+  return { plan, step };
+}
+
+describe("who speaks", () => {
+  test("participants speak in order_index order, round after round, then the debate finishes", () => {
+    const debate = state();
+    const speakers: string[] = [];
+    for (let index = 0; index < 4; index++) {
+      const { plan } = turn(debate, answer("ok", `Answer number ${index} with its own words.`));
+      speakers.push(plan.kind === "speak" ? `${plan.speaker.displayName}@${plan.round}` : "?");
+    }
+    expect(speakers).toEqual(["P1@1", "P2@1", "P1@2", "P2@2"]);
+    expect(debate.session).toMatchObject({ status: "finished", stopReason: "max_rounds" });
+    expect(debate.messages.map((message) => message.turnIndex)).toEqual([0, 1, 2, 3]);
+  });
+
+  test("an excluded speaker is skipped; a round whose last speaker left starts the next one", () => {
+    const debate = state({
+      participants: [participant(1, 0), participant(2, 1), participant(3, 2, { status: "excluded" })],
+      session: { nextOrderIndex: 2 },
+    });
+    const plan = planTurn(debate, NOW);
+    expect(plan).toMatchObject({ kind: "speak", round: 2, speaker: { id: 1 } });
+  });
+});
+
+describe("stop conditions", () => {
+  test("fewer than two participants stops with no_participants, or turn_timeout when the last one left timed out", () => {
+    const excluded = participant(2, 1, { status: "excluded", exclusionReason: "provider removed" });
+    const debate = state({ participants: [participant(1, 0), excluded] });
+    debate.messages.push(
+      ...draftMessages("s", 0, {
+        messages: [
+          { round: 1, authorType: "system", authorName: "system", participantId: 2, content: "gone" },
+        ],
+      }),
+    );
+    expect(planTurn(debate, NOW)).toMatchObject({
+      kind: "end",
+      step: { end: { reason: "no_participants" } },
+    });
+    debate.participants[1] = { ...excluded, exclusionReason: TIMED_OUT_TWICE };
+    expect(planTurn(debate, NOW)).toMatchObject({ kind: "end", step: { end: { reason: "turn_timeout" } } });
+  });
+
+  test("token and cost limits, and the session's wall clock, end the debate", () => {
+    const tokens = state();
+    tokens.totals = { ...tokens.totals, tokensIn: 900, tokensOut: 100 };
+    expect(planTurn(tokens, NOW)).toMatchObject({
+      step: { end: { status: "stopped", reason: "token_limit" } },
+    });
+    const cost = state();
+    cost.totals = { ...cost.totals, cost: "1.00000000" };
+    expect(planTurn(cost, NOW)).toMatchObject({ step: { end: { reason: "cost_limit" } } });
+    // A cost limit of 0 means none.
+    cost.limits = { ...cost.limits, costLimitUsd: "0" };
+    expect(planTurn(cost, NOW).kind).toBe("speak");
+    expect(planTurn(state(), NOW + 1800 * 1000)).toMatchObject({
+      step: { end: { reason: "session_timeout" } },
+    });
+  });
+});
+
+describe("turn outcomes", () => {
+  test("a repeat is held back (flagged) the first time and excludes the second time", () => {
+    const debate = state({ participants: [participant(1, 0), participant(2, 1), participant(3, 2)] });
+    const first = turn(debate, answer("repeat"));
+    expect(first.step.messages[0]).toMatchObject({ authorType: "model", flagged: "repeat" });
+    expect(first.step.participants).toEqual([{ id: 1, set: { loopStrikes: 1, consecutiveTimeouts: 0 } }]);
+    turn(debate, answer("ok", "P2 speaks."));
+    turn(debate, answer("ok", "P3 speaks."));
+    const second = turn(debate, answer("empty"));
+    expect(second.step.participants?.[0]).toMatchObject({
+      id: 1,
+      set: { status: "excluded", exclusionReason: "empty answers", loopStrikes: 2 },
+    });
+    expect(second.step.messages.map((message) => message.authorType)).toEqual(["model", "system"]);
+    expect(second.step.messages[1]!.content).toContain("kept repeating itself");
+    expect(debate.participants[0]!.status).toBe("excluded");
+  });
+
+  test("an ordinary good turn writes no participant change", () => {
+    const { step } = turn(state(), answer());
+    expect(step.participants).toEqual([]);
+    expect(step.cursor).toEqual({ currentRound: 1, nextOrderIndex: 1 });
+  });
+
+  test("a retryable failure passes the turn on; the second in a row excludes, naming the real cause", () => {
+    const debate = state({ participants: [participant(1, 0), participant(2, 1), participant(3, 2)] });
+    const first = turn(debate, failure());
+    expect(first.step.messages[0]!.content).toBe(
+      "P1 could not answer (network error reaching the provider); the turn passes on.",
+    );
+    expect(first.step.participants).toEqual([{ id: 1, set: { consecutiveTimeouts: 1 } }]);
+    turn(debate, answer("ok", "P2 speaks."));
+    turn(debate, answer("ok", "P3 speaks."));
+    const second = turn(debate, failure());
+    expect(second.step.participants?.[0]?.set).toMatchObject({
+      status: "excluded",
+      exclusionReason: "failed twice in a row: network: socket hang up",
+    });
+    // Not "timed out": the chat is told what happened.
+    expect(second.step.messages[0]!.content).toContain("network error reaching the provider");
+    expect(second.step.messages[0]!.content).not.toContain("timed out");
+  });
+
+  test("two timeouts in a row exclude with the timeout reason", () => {
+    const debate = state({
+      participants: [participant(1, 0, { consecutiveTimeouts: 1 }), participant(2, 1), participant(3, 2)],
+    });
+    const { step } = turn(debate, failure({ timedOut: true }));
+    expect(step.participants?.[0]?.set).toMatchObject({
+      status: "excluded",
+      exclusionReason: TIMED_OUT_TWICE,
+    });
+    expect(step.messages[0]!.content).toBe("P1 timed out twice in a row and was excluded from the debate.");
+  });
+
+  test("a non-retryable failure excludes at once: the operator's detail in the reason, a generic line in the chat", () => {
+    const { step } = turn(
+      state(),
+      failure({
+        retryable: false,
+        publicCause: "the provider refused the request (HTTP 403)",
+        detail: "403: org-123 blocked",
+      }),
+    );
+    expect(step.participants?.[0]?.set).toMatchObject({
+      status: "excluded",
+      exclusionReason: "403: org-123 blocked",
+    });
+    expect(step.messages[0]!.content).toBe(
+      "P1 could not answer: the provider refused the request (HTTP 403). It was excluded from the debate.",
+    );
+    expect(step.messages[0]!.content).not.toContain("org-123");
+  });
+
+  test("a failure after the session's deadline ends the debate with session_timeout", () => {
+    const { step } = turn(state(), failure({ sessionTimedOut: true }));
+    expect(step).toEqual({ messages: [], end: { status: "stopped", reason: "session_timeout" } });
+  });
+
+  test("a missing provider excludes the speaker; the last turn of the last round finishes the debate", () => {
+    const debate = state({ session: { currentRound: 2, nextOrderIndex: 1 } });
+    const { step } = turn(debate, { kind: "provider-missing" });
+    expect(step.participants?.[0]).toMatchObject({
+      id: 2,
+      set: { status: "excluded", exclusionReason: "provider removed" },
+    });
+    expect(step.end).toEqual({ status: "finished", reason: "max_rounds" });
+  });
+});
