@@ -44,8 +44,9 @@ function inlineHtml(token: MarkedToken): JSX.Element {
 
 function linkHtml(token: Tokens.Link | Tokens.Image): JSX.Element {
   const target = linkTarget(token);
+  // A refused link keeps only its label, as in Telegram.
+  if (!target) return inline(token.tokens);
   const label = VISIBLE.test(token.text) ? inline(token.tokens) : text(token.href);
-  if (!target) return label;
   const anchor = (
     <a href={escapeHtml(target.url)} rel="nofollow noopener noreferrer" target="_blank">
       {label}

@@ -111,6 +111,7 @@ describe("links: only http(s), never disguised", () => {
         "[c](data:text/html,x) [d](file:///etc/passwd) [e](/relative) [f](https://localhost/)",
     );
     expect(html).toBe("Official support a b x@y.z c d e f");
+    expect(inline("a [](tg://resolve?domain=evil_bot) b")).toBe("a  b");
   });
 
   test("a label that is not the URL gets the real host after the link; one that is the URL does not", () => {

@@ -429,6 +429,10 @@ describe("markdownToTelegram: links (no disguised or foreign-scheme links)", () 
     const answer = "For help ask [Official support](tg://resolve?domain=evil_bot) now.";
     expect(markdownToTelegram(answer)).toEqual({ text: "For help ask Official support now.", entities: [] });
     expect(markdownToTelegram("[me](tg://user?id=42) <tg://resolve?domain=x>").entities).toEqual([]);
+    expect(markdownToTelegram("a [](tg://resolve?domain=evil_bot) b")).toEqual({
+      text: "a  b",
+      entities: [],
+    });
   });
 
   test("javascript:, mailto:, file:, data:, vbscript:, ftp:, relative and dotless hosts give plain text", () => {

@@ -44,8 +44,9 @@ function inlinePiece(token: MarkedToken): Piece {
 
 function linkPiece(token: Tokens.Link | Tokens.Image): Piece {
   const target = linkTarget(token);
+  // A refused link keeps only its label: its URL, even as text, is what a disguised link wants shown.
+  if (!target) return inline(token.tokens);
   const label = VISIBLE.test(token.text) ? inline(token.tokens) : token.href;
-  if (!target) return label;
   const anchor = link(label, target.url);
   return target.host ? join([anchor, ` (${target.host})`], "") : anchor;
 }

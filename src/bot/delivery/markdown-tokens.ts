@@ -35,26 +35,23 @@ class BoundedLexer extends Lexer {
   override blockTokens(src: string, tokens?: Token[], lastParagraphClipped?: boolean): Token[];
   override blockTokens(src: string, tokens?: TokensList, lastParagraphClipped?: boolean): TokensList;
   override blockTokens(src: string, tokens: Token[] = [], lastParagraphClipped?: boolean): Token[] {
-    if (this.depth >= MAX_NESTING) {
-      tokens.push(literalParagraph(src));
-      return tokens;
-    }
-    this.depth++;
-    try {
-      return super.blockTokens(src, tokens, lastParagraphClipped);
-    } finally {
-      this.depth--;
-    }
+    return this.nested(tokens, literalParagraph(src), () =>
+      super.blockTokens(src, tokens, lastParagraphClipped),
+    );
   }
 
   override inlineTokens(src: string, tokens: Token[] = []): Token[] {
+    return this.nested(tokens, literalText(src), () => super.inlineTokens(src, tokens));
+  }
+
+  private nested(tokens: Token[], literal: Token, lex: () => Token[]): Token[] {
     if (this.depth >= MAX_NESTING) {
-      tokens.push(literalText(src));
+      tokens.push(literal);
       return tokens;
     }
     this.depth++;
     try {
-      return super.inlineTokens(src, tokens);
+      return lex();
     } finally {
       this.depth--;
     }
