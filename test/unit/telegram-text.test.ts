@@ -42,7 +42,7 @@ function expectValidTelegramText(input: TelegramText, limit = Number.POSITIVE_IN
     expect(splitsPair(input.text, entity.offset)).toBe(false);
     expect(splitsPair(input.text, entity.offset + entity.length)).toBe(false);
     expect(covered(input, entity)).toMatch(/\S/);
-    if (entity.type === "text_link") expect(entity.url).toMatch(/^(https?|tg):/);
+    if (entity.type === "text_link") expect(entity.url).toMatch(/^https?:\/\/[^/]+\.[^/]+/);
   }
   // Well nested: sorted outer-first, every entity ends inside the innermost entity that contains its start.
   const sorted = [...input.entities].sort(
@@ -152,18 +152,18 @@ describe("markdownToTelegram: constructs", () => {
     expect(result).toEqual({ text: "plain", entities: [{ type: "pre", offset: 0, length: 5 }] });
   });
 
-  test("http(s) and tg links become text_link", () => {
-    const result = markdownToTelegram("See [the docs](https://gramio.dev/x?a=1) or [me](tg://user?id=42).");
-    expect(result.text).toBe("See the docs or me.");
+  test("http(s) links become text_link; a label that is not the URL gets the real host after it", () => {
+    const result = markdownToTelegram("See [the docs](https://gramio.dev/x?a=1) or https://example.com/a.");
+    expect(result.text).toBe("See the docs (gramio.dev) or https://example.com/a.");
     expect(result.entities).toEqual([
       { type: "text_link", offset: 4, length: 8, url: "https://gramio.dev/x?a=1" },
-      { type: "text_link", offset: 16, length: 2, url: "tg://user?id=42" },
+      { type: "text_link", offset: 29, length: 21, url: "https://example.com/a" },
     ]);
   });
 
   test("formatting inside a link label nests in the link", () => {
     const result = markdownToTelegram("[**bold** link](https://example.com)");
-    expect(result.text).toBe("bold link");
+    expect(result.text).toBe("bold link (example.com)");
     expect(spans(result)).toEqual([
       ["text_link", "bold link"],
       ["bold", "bold"],
@@ -274,10 +274,10 @@ describe("markdownToTelegram: hostile input", () => {
 
   test("unterminated link stays literal", () => {
     expect(markdownToTelegram("[a](")).toEqual({ text: "[a](", entities: [] });
-    expect(markdownToTelegram("see [label](https://example.com")).toEqual({
-      text: "see [label](https://example.com",
-      entities: [],
-    });
+    // Only the bare URL inside is a link (GFM autolink), to itself.
+    const result = markdownToTelegram("see [label](https://example.com");
+    expect(result.text).toBe("see [label](https://example.com");
+    expect(spans(result)).toEqual([["text_link", "https://example.com"]]);
   });
 
   test("unterminated fence keeps the rest verbatim", () => {
@@ -327,6 +327,225 @@ describe("markdownToTelegram: hostile input", () => {
     const closing = Array.from({ length: depth }, (_, index) => `w${(depth - 1 - index) % 2 ? "__" : "**"}`);
     const result = markdownToTelegram(`${opening} ${closing.join(" ")}`);
     expectValidTelegramText(result);
+  });
+});
+
+describe("markdownToTelegram: one tilde, nesting, blocks", () => {
+  test("a single ~ is never strikethrough, nor are three; only ~~x~~", () => {
+    expect(markdownToTelegram("~a~ and ~one two~")).toEqual({ text: "~a~ and ~one two~", entities: [] });
+    expect(markdownToTelegram("a ~~~b~~~ c")).toEqual({ text: "a ~~~b~~~ c", entities: [] });
+    const result = markdownToTelegram("~x~ ~~y~~ ~z~");
+    expect(result.text).toBe("~x~ y ~z~");
+    expect(spans(result)).toEqual([["strikethrough", "y"]]);
+  });
+
+  test("three levels nest: bold > italic > strike, and a link around bold and italic", () => {
+    const result = markdownToTelegram("**a *b ~~c~~ b* a** [x **y** *z*](https://example.com/p)");
+    expect(result.text).toBe("a b c b a x y z (example.com)");
+    expect(spans(result)).toEqual([
+      ["bold", "a b c b a"],
+      ["italic", "b c b"],
+      ["strikethrough", "c"],
+      ["text_link", "x y z"],
+      ["bold", "y"],
+      ["italic", "z"],
+    ]);
+    expectValidTelegramText(result);
+  });
+
+  test("a blockquote holds inline entities, code and a nested list", () => {
+    const result = markdownToTelegram("> **b** `c`\n> - x\n>   - y");
+    expect(result.text).toBe("b c\n• x\n  • y");
+    expect(spans(result)).toEqual([
+      ["blockquote", "b c\n• x\n  • y"],
+      ["bold", "b"],
+      ["code", "c"],
+    ]);
+  });
+
+  test("ordered lists keep their start number; a loose list keeps its blank lines", () => {
+    expect(markdownToTelegram("3. a\n4. b").text).toBe("3. a\n4. b");
+    expect(markdownToTelegram("- a\n\n- b").text).toBe("• a\n\n• b");
+    expect(markdownToTelegram("1. **a**\n   - b").text).toBe("1. a\n  • b");
+  });
+
+  test("pre keeps only a plausible language; an empty fence and an indented block", () => {
+    expect(markdownToTelegram("```js extra words\nx\n```").entities).toEqual([
+      { type: "pre", offset: 0, length: 1, language: "js" },
+    ]);
+    expect(markdownToTelegram("```{weird}\nx\n```").entities).toEqual([
+      { type: "pre", offset: 0, length: 1 },
+    ]);
+    expect(markdownToTelegram("~~~c++\nint a;\n~~~").entities).toEqual([
+      { type: "pre", offset: 0, length: 6, language: "c++" },
+    ]);
+    expect(markdownToTelegram("```\n```\nafter")).toEqual({ text: "after", entities: [] });
+    expect(markdownToTelegram("    indented code\n\npara")).toEqual({
+      text: "indented code\n\npara",
+      entities: [{ type: "pre", offset: 0, length: 13 }],
+    });
+    expect(markdownToTelegram("    a = 1\n    b = 2").entities).toEqual([
+      { type: "pre", offset: 0, length: 11 },
+    ]);
+    // Neither another marker nor a fence with words after it closes a fence.
+    for (const unclosed of ["```\ncode\n~~~", "```\ncode\n``` words", "````\ncode\n```"]) {
+      expect(markdownToTelegram(unclosed)).toEqual({ text: unclosed, entities: [] });
+    }
+    expect(markdownToTelegram("```\ncode\n`````").entities).toEqual([{ type: "pre", offset: 0, length: 4 }]);
+  });
+
+  test("a blank line in the source stays one; blocks without one are a line apart", () => {
+    expect(markdownToTelegram("para\n\n# Head\nbody\n- item\n\n\n> quote\n***\nend").text).toBe(
+      "para\n\nHead\nbody\n• item\n\nquote\n———\nend",
+    );
+  });
+
+  test("headings of every level are bold; empty ones vanish", () => {
+    const result = markdownToTelegram("###### six\n#\ntext");
+    expect(result.text).toBe("six\ntext");
+    expect(spans(result)).toEqual([["bold", "six"]]);
+  });
+
+  test("hard line breaks and tables", () => {
+    expect(markdownToTelegram("line  \nnext").text).toBe("line\nnext");
+    const table = "| a | b |\n|---|---|\n| 1 | 2 |";
+    expect(markdownToTelegram(table)).toEqual({ text: table, entities: [] });
+  });
+
+  test("UTF-16 offsets with CJK, emoji and a ZWJ sequence", () => {
+    const result = markdownToTelegram("**中文** 😀 _👨‍👩‍👧 family_ [链接](https://example.com)");
+    expect(result.text).toBe("中文 😀 👨‍👩‍👧 family 链接 (example.com)");
+    expect(result.entities).toEqual([
+      { type: "bold", offset: 0, length: 2 },
+      { type: "italic", offset: 6, length: 15 },
+      { type: "text_link", offset: 22, length: 2, url: "https://example.com/" },
+    ]);
+    expectValidTelegramText(result);
+  });
+});
+
+describe("markdownToTelegram: links (no disguised or foreign-scheme links)", () => {
+  test("a tg:// link in a model answer keeps only its label, never a hidden link", () => {
+    const answer = "For help ask [Official support](tg://resolve?domain=evil_bot) now.";
+    expect(markdownToTelegram(answer)).toEqual({ text: "For help ask Official support now.", entities: [] });
+    expect(markdownToTelegram("[me](tg://user?id=42) <tg://resolve?domain=x>").entities).toEqual([]);
+    expect(markdownToTelegram("a [](tg://resolve?domain=evil_bot) b")).toEqual({
+      text: "a  b",
+      entities: [],
+    });
+  });
+
+  test("javascript:, mailto:, file:, data:, vbscript:, ftp:, relative and dotless hosts give plain text", () => {
+    const result = markdownToTelegram(
+      "[a](javascript:alert(1)) [b](mailto:x@y.z) <x@y.z> [c](file:///etc/passwd) [d](data:text/html,x) " +
+        "[e](vbscript:x) [f](ftp://a.b/c) [g](/relative) [h](//a.b/c) [i](https://localhost/x) [j](JAVASCRIPT:x)",
+    );
+    expect(result).toEqual({ text: "a b x@y.z c d e f g h i j", entities: [] });
+  });
+
+  test("a disguised http link shows its real host after the label", () => {
+    const result = markdownToTelegram(
+      "[paypal.com](https://evil.example/login) and [Support](http://a.evil.example)",
+    );
+    expect(result.text).toBe("paypal.com (evil.example) and Support (a.evil.example)");
+    expect(result.entities).toEqual([
+      { type: "text_link", offset: 0, length: 10, url: "https://evil.example/login" },
+      { type: "text_link", offset: 30, length: 7, url: "http://a.evil.example/" },
+    ]);
+  });
+
+  test("no host after a label that is the URL, the URL without its scheme, or the host itself", () => {
+    for (const source of [
+      "[https://example.com/a](https://example.com/a)",
+      "[example.com/a](https://example.com/a)",
+      "[Example.com](https://example.com/a/b)",
+      "[www.example.com](https://www.example.com/)",
+      "[](https://example.com/a)",
+      "www.example.com",
+    ]) {
+      const result = markdownToTelegram(source);
+      expect(result.text).not.toContain("(");
+      expect(result.entities).toHaveLength(1);
+      expect(result.entities[0]?.type).toBe("text_link");
+    }
+    expect(markdownToTelegram("[](https://example.com/a)").text).toBe("https://example.com/a");
+    // "notexample.com" is not "example.com": containment is not enough.
+    expect(markdownToTelegram("[notexample.com](https://example.com)").text).toBe(
+      "notexample.com (example.com)",
+    );
+  });
+
+  test("internationalised hosts are shown in punycode, so look-alike letters cannot hide", () => {
+    const result = markdownToTelegram("[Сбербанк](https://сбербанк.рф/)");
+    expect(result.text).toBe("Сбербанк (xn--80abap1arsf.xn--p1ai)");
+    expect(result.entities[0]?.url).toBe("https://xn--80abap1arsf.xn--p1ai/");
+  });
+
+  test("an image becomes a link labelled with its alt text", () => {
+    expect(markdownToTelegram("![chart](https://a.example/c.png)")).toEqual({
+      text: "chart (a.example)",
+      entities: [{ type: "text_link", offset: 0, length: 5, url: "https://a.example/c.png" }],
+    });
+    expect(markdownToTelegram("![x](javascript:alert(1))")).toEqual({ text: "x", entities: [] });
+  });
+});
+
+describe("markdownToTelegram: malformed input never throws", () => {
+  test("odd fragments render to valid text", () => {
+    for (const source of [
+      "",
+      " ",
+      "[",
+      "](",
+      "<",
+      "<!--",
+      "<div",
+      "\\",
+      "#",
+      ">",
+      "- ",
+      "1.",
+      "|",
+      "| a |\n|",
+      "```",
+      "~~~",
+      "**`**`",
+      "[a](<b)",
+      "[a](https://e.com 'unclosed)",
+      "*".repeat(3) + "_".repeat(3) + "~".repeat(3),
+      "\u0000\u0007\u200b",
+    ]) {
+      expect(() => markdownToTelegram(source)).not.toThrow();
+      expectValidTelegramText(markdownToTelegram(source));
+    }
+    expect(markdownToTelegram(undefined as unknown as string)).toEqual({ text: "", entities: [] });
+  });
+
+  test("nesting past the bound stays literal text instead of costing length × depth", () => {
+    const depth = 40;
+    const quotes = markdownToTelegram(`${"> ".repeat(depth)}deep`);
+    expect(quotes.text).toContain("deep");
+    expect(quotes.text).toContain(">");
+    expectValidTelegramText(quotes);
+    const nested = Array.from({ length: depth }, (_, index) => (index % 2 ? "_" : "**")).join("");
+    const emphasis = markdownToTelegram(`${nested}x${[...nested.matchAll(/\*\*|_/g)].reverse().join("")}`);
+    expect(emphasis.text).toContain("x");
+    expect(emphasis.text).toMatch(/[*_]/);
+    expectValidTelegramText(emphasis);
+    // Shallow nesting is still fully formatted.
+    expect(markdownToTelegram("> > > **_x_**").entities.map((entity) => entity.type)).toEqual([
+      "blockquote",
+      "bold",
+      "italic",
+    ]);
+  });
+
+  test("very long text is delivered as written, quickly", () => {
+    const source = `${"**b** ".repeat(10_000)}end`;
+    const started = performance.now();
+    const result = markdownToTelegram(source);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(result).toEqual({ text: source, entities: [] });
   });
 });
 
@@ -487,6 +706,63 @@ describe("splitTelegramText", () => {
         { type: "pre", offset: 0, length: chunk.text.length, language: "python" },
       ]);
     }
+  });
+
+  test("exactly 4096 UTF-16 units is one message; 4097 is two", () => {
+    expect(
+      splitTelegramText({ text: "a".repeat(4096), entities: [] }).map((chunk) => chunk.text.length),
+    ).toEqual([4096]);
+    expect(
+      splitTelegramText({ text: "a".repeat(4097), entities: [] }).map((chunk) => chunk.text.length),
+    ).toEqual([4096, 1]);
+    // 2048 emoji are 4096 units: one message, although only 2048 code points.
+    const emoji = "😀".repeat(2048);
+    expect(splitTelegramText({ text: emoji, entities: [] })).toEqual([{ text: emoji, entities: [] }]);
+    expect(splitTelegramText({ text: `${emoji}x`, entities: [] }).map((chunk) => chunk.text.length)).toEqual([
+      4096, 1,
+    ]);
+  });
+
+  test("the limit counts rendered text, not Markdown markup", () => {
+    const rendered = markdownToTelegram(`**${"a".repeat(4096)}**`);
+    expect(splitTelegramText(rendered)).toEqual([
+      { text: "a".repeat(4096), entities: [{ type: "bold", offset: 0, length: 4096 }] },
+    ]);
+    const header = "🤖 Bot · round 1/5";
+    const body = markdownToTelegram(`_${"b".repeat(4096 - header.length - 2)}_`);
+    const chunks = splitTelegramText(withHeader(header, body));
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]?.text.length).toBe(4096);
+    expect(chunks[0]?.entities.map((entity) => entity.type)).toEqual(["bold", "italic"]);
+  });
+
+  test("a link and a bold span crossing a hard cut next to an emoji become valid parts in both chunks", () => {
+    // The limit falls between the halves of the third emoji: the cut moves before it.
+    const text = `${"a".repeat(4091)}😀😀😀${"b".repeat(10)}`;
+    const chunks = splitTelegramText({
+      text,
+      entities: [
+        { type: "text_link", offset: 4000, length: 107, url: "https://example.com/" },
+        { type: "bold", offset: 4080, length: 27 },
+      ],
+    });
+    expect(chunks.map((chunk) => chunk.text)).toEqual([`${"a".repeat(4091)}😀😀`, `😀${"b".repeat(10)}`]);
+    expect(chunks[0]?.entities).toEqual([
+      { type: "text_link", offset: 4000, length: 95, url: "https://example.com/" },
+      { type: "bold", offset: 4080, length: 15 },
+    ]);
+    expect(chunks[1]?.entities).toEqual([
+      { type: "text_link", offset: 0, length: 12, url: "https://example.com/" },
+      { type: "bold", offset: 0, length: 12 },
+    ]);
+    for (const chunk of chunks) expectValidTelegramText(chunk, TELEGRAM_TEXT_LIMIT);
+    expectRejoins(text, chunks);
+  });
+
+  test("a flag (two regional indicators) at the cut stays whole", () => {
+    const text = `${"a".repeat(4094)}🇺🇦tail`;
+    const chunks = splitTelegramText({ text, entities: [] });
+    expect(chunks.map((chunk) => chunk.text)).toEqual(["a".repeat(4094), "🇺🇦tail"]);
   });
 
   test("rejects a limit that cannot hold an emoji", () => {
