@@ -104,7 +104,7 @@ describe("starting a debate from the admin", () => {
     expect(page.text).not.toContain("<script>alert");
     expect(page.text).toContain("I disagree &lt;img src=x onerror=alert(2)&gt;");
     expect(page.text).not.toContain('href="javascript:');
-    expect(page.text).toContain("[see this](javascript:alert(3))");
+    expect(page.text).toContain('and see this or <a href="https://example.com/a?b=1&amp;c=2"');
     // Four turns: speaker, round, tokens, cached, cost, latency each; totals; no stop button any more.
     expect(page.text.match(/<article class="turn speaker-/g)?.length).toBe(4);
     expect(page.text).toMatch(
