@@ -17,6 +17,7 @@ import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
 import type { OpenAiChatModelOptions } from "./llm/openai-chat-model";
+import type { Clock } from "./platform/clock";
 import type { Coordination } from "./platform/coordination";
 import { type Database, openDatabase } from "./platform/db";
 import type { Logger } from "./platform/logger";
@@ -43,6 +44,8 @@ export interface AppTuning {
   api?: { sseKeepAliveMs?: number };
   /** Chat model options of "test connection" calls. */
   testConnection?: OpenAiChatModelOptions;
+  /** Time for the scheduler and the bot's outbox (tests advance a manual clock). */
+  clock?: Clock;
 }
 
 export interface AppDeps {
@@ -136,6 +139,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // Every call checks PROVIDER_HOSTS too, for rows stored before the setting.
       models: { ...tuning.engine?.models, providerHosts: config.providerHosts },
       deltaIntervalMs: tuning.engine?.deltaIntervalMs,
+      clock: tuning.clock,
     });
     const services: AppServices = {
       debate: engine.debate,
@@ -172,6 +176,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           settings,
           coordination,
           logger,
+          clock: tuning.clock,
           delivery: tuning.bot,
         })
       : null;

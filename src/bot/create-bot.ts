@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
 import type { DebateEventBus } from "../debate/debate-events";
 import type { DebateService } from "../debate/debate-service";
+import { type Clock, systemClock } from "../platform/clock";
 import { constantTimeEqual } from "../platform/constant-time";
 import type { Coordination } from "../platform/coordination";
 import type { Logger } from "../platform/logger";
@@ -33,6 +34,8 @@ export interface CreateBotDeps {
   settings: SettingsService;
   coordination: Coordination;
   logger: Logger;
+  /** Time for the outbox's retries and sweeps (tests advance a manual one). */
+  clock?: Clock;
   delivery?: FloodLimits & {
     /** Minimum gap between drafts in one chat. Default 1000 ms. */
     draftIntervalMs?: number;
@@ -71,6 +74,7 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     sender,
     logger,
     retryDelayMs: deps.delivery?.retryDelayMs,
+    clock: deps.clock,
   });
   const features: FeatureDeps = {
     debate: deps.debate,
@@ -81,7 +85,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     logger,
   };
   let unsubscribe: (() => void) | null = null;
-  let sweeper: ReturnType<typeof setInterval> | null = null;
+  const clock = deps.clock ?? systemClock;
+  let stopSweeping: (() => void) | null = null;
   const sweep = () =>
     outbox.sweep().catch((error: unknown) => logger.warn("delivery sweep failed", { error }));
   let botUsername: string | undefined;
@@ -208,8 +213,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
         draftIntervalMs: deps.delivery?.draftIntervalMs,
       });
       await outbox.sweep();
-      if (sweeper) clearInterval(sweeper);
-      sweeper = setInterval(sweep, deps.delivery?.sweepIntervalMs ?? 10_000);
+      stopSweeping?.();
+      stopSweeping = clock.every(deps.delivery?.sweepIntervalMs ?? 10_000, sweep);
       const info = deps.webhook
         ? await bot.start({ webhook: { url: deps.webhook.url, secret_token: deps.webhook.secret } })
         : await bot.start({ deleteWebhook: true });
@@ -222,8 +227,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     async stop() {
       unsubscribe?.();
       unsubscribe = null;
-      if (sweeper) clearInterval(sweeper);
-      sweeper = null;
+      stopSweeping?.();
+      stopSweeping = null;
       await bot.stop();
       await outbox.stop();
       await Promise.all([...chatChains.values()]);

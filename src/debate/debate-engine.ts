@@ -1,3 +1,4 @@
+import type { Clock } from "../platform/clock";
 import type { Coordination } from "../platform/coordination";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
@@ -35,6 +36,7 @@ export function createDebateEngine(deps: {
   scheduler?: SchedulerOptions;
   models?: ChatModelOptions;
   deltaIntervalMs?: number;
+  clock?: Clock;
 }): DebateEngine {
   const logger = deps.logger.child({ component: "debate" });
   const events = createDebateEventBus({ coordination: deps.coordination, logger });
@@ -57,6 +59,7 @@ export function createDebateEngine(deps: {
     runner,
     logger,
     options: deps.scheduler,
+    clock: deps.clock,
   });
   const debate = createDebateService({
     db: deps.db,

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../platform/clock";
 import type { Coordination } from "../platform/coordination";
 import type { Logger } from "../platform/logger";
 import type { DebateEventBus } from "./debate-events";
@@ -45,8 +46,10 @@ export function createScheduler(deps: {
   runner: TurnRunner;
   logger: Logger;
   options?: SchedulerOptions;
+  clock?: Clock;
 }): Scheduler {
   const { reader, store, coordination, events, runner, logger } = deps;
+  const clock = deps.clock ?? systemClock;
   const leaseMs = deps.options?.leaseMs ?? 15_000;
   const pollMs = deps.options?.pollMs ?? 250;
   const maxConcurrent = deps.options?.maxConcurrent ?? 500;
@@ -62,23 +65,20 @@ export function createScheduler(deps: {
 
   function runLocally(sessionId: string, token: string) {
     const controller = new AbortController();
-    const heartbeat = setInterval(
-      async () => {
-        try {
-          const held = await coordination.extendLock(lockKey(sessionId), token, leaseMs);
-          if (!held) {
-            logger.warn("lease lost; stopping local run", { session: sessionId });
-            controller.abort(new Error("lease lost"));
-            return;
-          }
-          await coordination.markDue(sessionId, Date.now() + leaseMs);
-        } catch (error) {
-          // Redis unreachable: keep going; the unique turn index still guards against duplicates.
-          logger.warn("lease renewal failed", { session: sessionId, error });
+    const stopHeartbeat = clock.every(Math.max(50, Math.floor(leaseMs / 3)), async () => {
+      try {
+        const held = await coordination.extendLock(lockKey(sessionId), token, leaseMs);
+        if (!held) {
+          logger.warn("lease lost; stopping local run", { session: sessionId });
+          controller.abort(new Error("lease lost"));
+          return;
         }
-      },
-      Math.max(50, Math.floor(leaseMs / 3)),
-    );
+        await coordination.markDue(sessionId, clock.now() + leaseMs);
+      } catch (error) {
+        // Redis unreachable: keep going; the unique turn index still guards against duplicates.
+        logger.warn("lease renewal failed", { session: sessionId, error });
+      }
+    });
     const done = (async () => {
       try {
         const outcome = await runner.run(sessionId, controller.signal);
@@ -106,10 +106,10 @@ export function createScheduler(deps: {
           await coordination.unmarkDue(sessionId).catch(() => {});
         } else {
           logger.error("debate run failed; will retry", { session: sessionId, error, count });
-          await coordination.markDue(sessionId, Date.now() + retryDelayMs).catch(() => {});
+          await coordination.markDue(sessionId, clock.now() + retryDelayMs).catch(() => {});
         }
       } finally {
-        clearInterval(heartbeat);
+        stopHeartbeat();
         running.delete(sessionId);
         await coordination.releaseLock(lockKey(sessionId), token).catch(() => {});
         if (!stopped) schedulePoll(0);
@@ -121,7 +121,7 @@ export function createScheduler(deps: {
   async function pollOnce() {
     const free = maxConcurrent - running.size;
     if (free <= 0) return;
-    const due = await coordination.dueMembers(Date.now(), Math.min(free + running.size, 1000));
+    const due = await coordination.dueMembers(clock.now(), Math.min(free + running.size, 1000));
     const candidates = due.filter((sessionId) => !running.has(sessionId)).slice(0, free);
     // Claimed side by side: after a restart or a burst of starts, hundreds of sessions are due at once.
     await Promise.all(
@@ -133,7 +133,7 @@ export function createScheduler(deps: {
           return;
         }
         // If this process dies, the session becomes due again exactly when the lease lapses.
-        await coordination.markDue(sessionId, Date.now() + leaseMs);
+        await coordination.markDue(sessionId, clock.now() + leaseMs);
         runLocally(sessionId, token);
       }),
     );
@@ -163,8 +163,7 @@ export function createScheduler(deps: {
       const immediate = setImmediate(poll);
       cancelPoll = () => clearImmediate(immediate);
     } else {
-      const timer = setTimeout(poll, delay);
-      cancelPoll = () => clearTimeout(timer);
+      cancelPoll = clock.after(delay, poll);
     }
   }
 
@@ -177,7 +176,7 @@ export function createScheduler(deps: {
       const resumable = await reader.runningIds();
       for (const id of resumable) {
         // Only sessions nobody holds: a live holder keeps its own due time.
-        if (!running.has(id)) await coordination.markDue(id, Date.now());
+        if (!running.has(id)) await coordination.markDue(id, clock.now());
       }
       if (resumable.length > 0) logger.info("resuming running sessions", { count: resumable.length });
       schedulePoll(0);
@@ -191,10 +190,10 @@ export function createScheduler(deps: {
       for (const [, run] of runs) run.controller.abort(new Error("shutdown"));
       await Promise.all(runs.map(([, run]) => run.done));
       // Hand the sessions over now rather than when the leases lapse.
-      for (const [sessionId] of runs) await coordination.markDue(sessionId, Date.now()).catch(() => {});
+      for (const [sessionId] of runs) await coordination.markDue(sessionId, clock.now()).catch(() => {});
     },
     async wake(sessionId) {
-      await coordination.markDue(sessionId, Date.now());
+      await coordination.markDue(sessionId, clock.now());
       schedulePoll(0);
     },
     localSessions: () => [...running.keys()],

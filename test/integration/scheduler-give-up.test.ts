@@ -4,6 +4,8 @@ import { createScheduler } from "../../src/debate/scheduler";
 import { createSessionReader } from "../../src/debate/session-reader";
 import { createSessionStore } from "../../src/debate/session-store";
 import type { TurnRunner } from "../../src/debate/turn-runner";
+import { eventually } from "../helpers/eventually";
+import { createManualClock } from "../helpers/manual-clock";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -18,6 +20,8 @@ afterAll(async () => {
 });
 
 test("a session whose run keeps crashing is failed with reason error after the retry cap", async () => {
+  // Time moves only when the test says so: a retry comes after its delay, not before.
+  const clock = createManualClock();
   let runs = 0;
   const crashing: TurnRunner = {
     async run() {
@@ -35,7 +39,8 @@ test("a session whose run keeps crashing is failed with reason error after the r
     events: stack.events,
     runner: crashing,
     logger: stack.logger,
-    options: { pollMs: 10, retryDelayMs: 10, leaseMs: 1_000, maxRunFailures: 3 },
+    options: { pollMs: 10, retryDelayMs: 5_000, leaseMs: 60_000, maxRunFailures: 3 },
+    clock,
   });
   const debate = createDebateService({
     db: stack.db,
@@ -49,6 +54,17 @@ test("a session whose run keeps crashing is failed with reason error after the r
     const created = await debate.createSession({ topic: "Crash loop?" });
     const recorder = stack.recordEvents(created.session.id);
     await debate.startSession(created.session.id);
+    await eventually(() => runs === 1);
+    // The scheduler keeps polling while time passes; the crashed session is not due before its delay.
+    for (let elapsed = 0; elapsed < 4_800; elapsed += 100) await clock.advance(100);
+    expect(runs).toBe(1);
+    const advanceUntil = (done: () => boolean) =>
+      eventually(async () => {
+        await clock.advance(100);
+        return done();
+      });
+    await advanceUntil(() => runs === 2);
+    await advanceUntil(() => runs === 3);
     const end = await recorder.waitFor("session-end");
     expect(end.status).toBe("failed");
     expect(end.stopReason).toBe("error");
@@ -56,7 +72,7 @@ test("a session whose run keeps crashing is failed with reason error after the r
     const { session } = await debate.getSession(created.session.id);
     expect(session.stopDetail).toBe("internal error: the debate could not continue");
     // Given up means given up: no further run is attempted.
-    expect(await stack.coordination.dueMembers(Date.now() + 60_000, 10)).not.toContain(created.session.id);
+    expect(await stack.coordination.dueMembers(clock.now() + 60_000, 10)).not.toContain(created.session.id);
   } finally {
     await scheduler.stop();
   }

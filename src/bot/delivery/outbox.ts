@@ -1,6 +1,7 @@
 import { TelegramError } from "gramio";
 import type { Message, Session } from "../../db/schema";
 import type { DebateService } from "../../debate/debate-service";
+import { type Clock, systemClock } from "../../platform/clock";
 import type { Coordination } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
 import { languageOf, TEXTS } from "../i18n/texts";
@@ -63,13 +64,15 @@ export function createOutbox(deps: {
   logger: Logger;
   /** Delay before retrying a chat after a transient failure or a lease held elsewhere. Default 2000 ms. */
   retryDelayMs?: number;
+  clock?: Clock;
 }): Outbox {
+  const clock = deps.clock ?? systemClock;
   const { store, debate, coordination, sender } = deps;
   const logger = deps.logger.child({ component: "bot-outbox" });
   const retryDelayMs = deps.retryDelayMs ?? 2000;
   const running = new Map<number, Promise<void>>();
   const dirty = new Set<number>();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const timers = new Set<() => void>();
   const chats = new Map<string, number | null>();
   let stopped = false;
 
@@ -82,11 +85,11 @@ export function createOutbox(deps: {
 
   const retryLater = (chatId: number) => {
     if (stopped) return;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
+    const cancel = clock.after(retryDelayMs, () => {
+      timers.delete(cancel);
       kick(chatId);
-    }, retryDelayMs);
-    timers.add(timer);
+    });
+    timers.add(cancel);
   };
 
   const render = (session: Session, row: Message, personas: Map<number, string | null>): TelegramText[] => {
@@ -249,7 +252,7 @@ export function createOutbox(deps: {
     },
     kick,
     async sweep() {
-      const recent = await debate.listChatSessions({ since: new Date(Date.now() - DISCOVERY_WINDOW_MS) });
+      const recent = await debate.listChatSessions({ since: new Date(clock.now() - DISCOVERY_WINDOW_MS) });
       const tracked = await store.tracked(recent.map((session) => session.id));
       for (const session of recent) {
         if (!tracked.has(session.id)) await store.open(session.id, session.chatId);
@@ -261,7 +264,7 @@ export function createOutbox(deps: {
     },
     async stop() {
       stopped = true;
-      for (const timer of timers) clearTimeout(timer);
+      for (const cancel of timers) cancel();
       timers.clear();
       await Promise.all([...running.values()]);
     },
