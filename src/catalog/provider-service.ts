@@ -16,6 +16,7 @@ import { type TestConnectionResult, testConnection } from "../llm/test-connectio
 import { type Db, isUniqueViolation } from "../platform/db";
 import { maskSecret, type SecretBox } from "../platform/secret-box";
 import { CatalogError, describeIssues, type FieldIssue } from "./catalog-errors";
+import { stringFormats } from "./string-formats";
 
 const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
   value.trim() !== "" || ctx.mustBe("not blank");
@@ -25,9 +26,10 @@ const plainObject = type({ "[string]": "unknown" }).narrow(
   (value, ctx) => !Array.isArray(value) || ctx.mustBe("an object"),
 );
 
-const httpUrl = type("string.url <= 2000").narrow(
-  (value, ctx) => /^https?:\/\//i.test(value.trim()) || ctx.mustBe("an http(s) URL"),
-);
+// `format` is documentation (OpenAPI) only, as in ./string-formats.
+const httpUrl = type("string.url <= 2000")
+  .narrow((value, ctx) => /^https?:\/\//i.test(value.trim()) || ctx.mustBe("an http(s) URL"))
+  .configure({ format: "uri" });
 
 /** Model parameters; prices are USD per 1M tokens. Unknown fields belong in `extra`. */
 export const providerParamsSchema = type({
@@ -76,7 +78,7 @@ export const providerViewSchema = type({
   id: "number.integer",
   name: "string",
   type: "'openai' | 'deepseek' | 'openai_compatible'",
-  base_url: "string",
+  base_url: stringFormats.uri,
   model_id: "string",
   params: providerParamsViewSchema,
   enabled: "boolean",
@@ -84,8 +86,8 @@ export const providerViewSchema = type({
   default_personality_id: "number.integer | null",
   has_api_key: "boolean",
   api_key_masked: "string | null",
-  created_at: "string",
-  updated_at: "string",
+  created_at: stringFormats.dateTime,
+  updated_at: stringFormats.dateTime,
 });
 export type ProviderView = typeof providerViewSchema.infer;
 
