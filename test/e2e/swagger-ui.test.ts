@@ -22,7 +22,9 @@ let browser: Browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's package (apt-get install -y chromium)`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install Debian's package (apt-get install -y chromium)`,
+    );
   }
   stack = await createTestStack({ startEngine: false });
   server = createApiClient(stack).app;
@@ -41,7 +43,8 @@ afterAll(async () => {
 });
 
 /** Every `src` and `href` of a page. */
-const referencedUrls = (html: string) => [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
+const referencedUrls = (html: string) =>
+  [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
 
 describe("Swagger UI", () => {
   test("the page and every file it references are served by the app, under its CSP", async () => {
@@ -73,10 +76,10 @@ describe("Swagger UI", () => {
   });
 
   test("in Chromium: renders every operation, calls the API, with no failed request and no CSP violation", async () => {
-    const document = await (await fetch(`${baseUrl}/openapi/json`)).json();
-    const operations = Object.values(document.paths as Record<string, Record<string, unknown>>).flatMap(
-      (methods) => Object.keys(methods),
-    );
+    const openapiDocument = await (await fetch(`${baseUrl}/openapi/json`)).json();
+    const operations = Object.values(
+      openapiDocument.paths as Record<string, Record<string, unknown>>,
+    ).flatMap((methods) => Object.keys(methods));
     expect(operations.length).toBeGreaterThanOrEqual(21);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -117,7 +120,11 @@ describe("Swagger UI", () => {
 
     // The request example comes from the document's NewSession component.
     await page.locator("#operations-sessions-createSession .opblock-summary").click();
-    await page.locator("#operations-sessions-createSession").getByText("Is remote work here to stay?").first().waitFor();
+    await page
+      .locator("#operations-sessions-createSession")
+      .getByText("Is remote work here to stay?")
+      .first()
+      .waitFor();
 
     // Authorize with the bearer token, then try an operation: the call goes to the app itself.
     await page.locator(".auth-wrapper .authorize").click();
@@ -132,7 +139,9 @@ describe("Swagger UI", () => {
     expect((await answered).status()).toBe(200);
     await listProviders.locator(".live-responses-table .response-col_status").getByText("200").waitFor();
 
-    const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+    const violations = await page.evaluate(
+      () => (window as unknown as { cspViolations: string[] }).cspViolations,
+    );
     expect(violations).toEqual([]);
     expect(foreign).toEqual([]);
     expect(failed).toEqual([]);
