@@ -29,6 +29,13 @@ interface DebateClientModule {
   createInvalidSession(client: Json): Promise<Json>;
 }
 const loadClient = () => import(clientFile) as Promise<DebateClientModule>;
+/** A generated client calling the API in process. */
+const createClient = async () =>
+  (await loadClient()).createDebateClient({
+    baseUrl: "http://localhost",
+    token: TEST_API_TOKEN,
+    fetch: (request) => api.app.handle(request),
+  });
 
 let stack: TestStack;
 let api: ApiClient;
@@ -87,12 +94,8 @@ describe("a client generated from the document", () => {
   }, 60_000);
 
   test("drives a debate's life: create, start, follow until finished, read with messages, list", async () => {
-    const { createDebateClient, runDebate } = await loadClient();
-    const client = createDebateClient({
-      baseUrl: "http://localhost",
-      token: TEST_API_TOKEN,
-      fetch: (request) => api.app.handle(request),
-    });
+    const { runDebate } = await loadClient();
+    const client = await createClient();
     const run = await runDebate(client, "Is a typed client worth it?", 1);
     expect(run.created.status).toBe("created");
     expect(run.started.status).toBe("running");
@@ -108,12 +111,8 @@ describe("a client generated from the document", () => {
   });
 
   test("a refused call reads as the document's Error", async () => {
-    const { createDebateClient, createInvalidSession } = await loadClient();
-    const client = createDebateClient({
-      baseUrl: "http://localhost",
-      token: TEST_API_TOKEN,
-      fetch: (request) => api.app.handle(request),
-    });
+    const { createInvalidSession } = await loadClient();
+    const client = await createClient();
     const refused = await createInvalidSession(client);
     expect(refused.status).toBe(422);
     expect(refused.body?.error.code).toBe("validation_failed");

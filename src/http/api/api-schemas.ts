@@ -18,6 +18,7 @@ import { stringFormats } from "../../catalog/string-formats";
 import {
   parseRuntimeSetting,
   type RuntimeSettingKey,
+  type RuntimeSettings,
   runtimeSettingKeys,
   runtimeSettingSpecs,
 } from "../../config";
@@ -266,6 +267,14 @@ export const personalityView = named("Personality", personalityViewSchema, [
   },
 ]);
 
+const defaultSetting = (key: RuntimeSettingKey) =>
+  parseRuntimeSetting(key, runtimeSettingSpecs[key].defaultValue);
+/** The env defaults of the runtime settings, parsed by their rules. */
+const defaultSettings = () =>
+  Object.fromEntries(
+    runtimeSettingKeys.map((key) => [key, defaultSetting(key)]),
+  ) as unknown as RuntimeSettings;
+
 /** Every runtime setting, by its env name (SPEC §8). */
 export const settingsView = named(
   "Settings",
@@ -278,17 +287,7 @@ export const settingsView = named(
     SESSION_COST_LIMIT_USD: "string",
     PAYMENT_URL: stringFormats.uri,
   }),
-  [
-    {
-      MAX_ROUNDS: 5,
-      TURN_TIMEOUT_SEC: 60,
-      CONTEXT_TOKEN_LIMIT: 6000,
-      SESSION_TIMEOUT_SEC: 1800,
-      SESSION_TOKEN_LIMIT: 200000,
-      SESSION_COST_LIMIT_USD: "1",
-      PAYMENT_URL: "https://pay.example.com/xyz",
-    },
-  ],
+  [defaultSettings()],
 );
 
 const settingValue = "number | string";
@@ -347,7 +346,7 @@ function settingJsonSchema(key: RuntimeSettingKey, use: "read" | "write"): JsonS
   const rule = jsonSchemaOf(spec.schema);
   const documented = {
     description: `${spec.expected}; default ${spec.defaultValue}`,
-    default: parseRuntimeSetting(key, spec.defaultValue),
+    default: defaultSetting(key),
   };
   if (rule.type === "integer") return { ...rule, ...documented };
   if (rule.type === "number") {

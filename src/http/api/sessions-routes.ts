@@ -238,7 +238,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
                 "text/event-stream": {
                   schema: { type: "string" },
                   example:
-                    'event: turn-delta\ndata: {"type":"turn-delta","session_id":"7d0c5a56-2f1e-4a57-9a3e-5b8f1c2d4e6f","text":"Remote work"}\n\n',
+                    'event: turn-delta\ndata: {"type":"turn-delta","session_id":"7d0c5a56-2f1e-4a57-9a3e-5b8f1c2d4e6f","turn_index":0,"participant_id":11,"text":"Remote work"}\n\n',
                 },
               },
             },
