@@ -10,6 +10,7 @@ import type { AuditLogService } from "../audit/audit-log";
 import { type Personality, personalities } from "../db/schema";
 import { type Db, isUniqueViolation } from "../platform/db";
 import { CatalogError, describeIssues } from "./catalog-errors";
+import { stringFormats } from "./string-formats";
 
 const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
   value.trim() !== "" || ctx.mustBe("not blank");
@@ -32,8 +33,8 @@ export const personalityViewSchema = type({
   title: "string",
   instructions: "string",
   style: "string",
-  created_at: "string",
-  updated_at: "string",
+  created_at: stringFormats.dateTime,
+  updated_at: stringFormats.dateTime,
 });
 export type PersonalityView = typeof personalityViewSchema.infer;
 

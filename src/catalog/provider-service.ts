@@ -20,6 +20,7 @@ import { type Db, isUniqueViolation } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import { maskSecret, type SecretBox } from "../platform/secret-box";
 import { CatalogError, describeIssues, type FieldIssue } from "./catalog-errors";
+import { stringFormats } from "./string-formats";
 
 const notBlank = (value: string, ctx: { mustBe(expected: string): false }) =>
   value.trim() !== "" || ctx.mustBe("not blank");
@@ -42,9 +43,10 @@ const extraFields = type({ "[string]": "unknown" }).narrow((value, ctx) => {
   );
 });
 
-const baseUrl = type("string <= 2000").narrow(
-  (value, ctx) => parseBaseUrl(value) !== null || ctx.reject({ expected: BASE_URL_RULE, actual: "" }),
-);
+// `format` is documentation (OpenAPI) only, as in ./string-formats.
+const baseUrl = type("string <= 2000")
+  .narrow((value, ctx) => parseBaseUrl(value) !== null || ctx.reject({ expected: BASE_URL_RULE, actual: "" }))
+  .configure({ format: "uri" });
 
 /** Model parameters; prices are USD per 1M tokens. Unknown fields belong in `extra`. */
 export const providerParamsSchema = type({
@@ -100,7 +102,7 @@ export const providerViewSchema = type({
   id: "number.integer",
   name: "string",
   type: "'openai' | 'deepseek' | 'openai_compatible'",
-  base_url: "string",
+  base_url: stringFormats.uri,
   model_id: "string",
   params: providerParamsViewSchema,
   enabled: "boolean",
@@ -109,8 +111,8 @@ export const providerViewSchema = type({
   has_api_key: "boolean",
   api_key_status: "'set' | 'missing' | 'unreadable'",
   api_key_masked: "string | null",
-  created_at: "string",
-  updated_at: "string",
+  created_at: stringFormats.dateTime,
+  updated_at: stringFormats.dateTime,
 });
 export type ProviderView = typeof providerViewSchema.infer;
 

@@ -31,6 +31,29 @@ function setValue(text: string, key: string, value: string): string {
 
 const randomToken = (bytes: number) => randomBytes(bytes).toString("base64url");
 
+/** The secrets a first start (or `bun run setup`) generates, by variable. */
+const secretGenerators = {
+  SECRETS_KEY: generateSecretKey,
+  ADMIN_PASSWORD: () => randomToken(12),
+  API_TOKEN: () => randomToken(24),
+} as const;
+
+/**
+ * Gives every secret of {@link secretGenerators} that `text` (a `.env`) leaves empty or unset a
+ * generated value, on its own line (an existing `KEY=` line is filled in, never repeated); secrets
+ * already set are kept, so running it again changes nothing.
+ */
+export function fillMissingSecrets(text: string): { text: string; generated: string[] } {
+  const current = parseEnvFile(text);
+  const generated: string[] = [];
+  for (const [key, generate] of Object.entries(secretGenerators)) {
+    if (current[key]) continue;
+    text = setValue(text, key, generate());
+    generated.push(key);
+  }
+  return { text, generated };
+}
+
 /**
  * On a first start outside production with no `.env` and no SECRETS_KEY in the environment,
  * writes `.env` from `.env.example` with a generated SECRETS_KEY, ADMIN_PASSWORD and API_TOKEN,
@@ -47,9 +70,9 @@ export function ensureFirstRunEnv(options: {
   }
   const examplePath = join(options.cwd, ".env.example");
   let text = existsSync(examplePath) ? readFileSync(examplePath, "utf8") : "";
-  text = setValue(text, "SECRETS_KEY", generateSecretKey());
-  if (!env.ADMIN_PASSWORD) text = setValue(text, "ADMIN_PASSWORD", randomToken(12));
-  if (!env.API_TOKEN) text = setValue(text, "API_TOKEN", randomToken(24));
+  text = setValue(text, "SECRETS_KEY", secretGenerators.SECRETS_KEY());
+  if (!env.ADMIN_PASSWORD) text = setValue(text, "ADMIN_PASSWORD", secretGenerators.ADMIN_PASSWORD());
+  if (!env.API_TOKEN) text = setValue(text, "API_TOKEN", secretGenerators.API_TOKEN());
   try {
     // `wx` fails instead of overwriting if another process wrote it meanwhile; then use theirs.
     writeFileSync(path, text, { flag: "wx", mode: 0o600 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
 
@@ -15,14 +18,20 @@ export interface SpawnedApp {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts the app as a real process with exactly `env` (plus PATH and HOME): nothing leaks from the test runner. */
+/**
+ * Starts the app as a real process with exactly `env` (plus PATH and HOME): nothing leaks from the
+ * test runner, nor from a `.env`. Bun loads the `.env` of a process's working directory into it, and
+ * the quickstart writes one in the project folder: the child runs with `--no-env-file`, in a fresh
+ * empty folder unless `cwd` is given (so a first start never writes a `.env` into the project either).
+ */
 export function spawnApp(options: {
   env: Record<string, string>;
   cwd?: string;
   script?: string;
 }): SpawnedApp {
-  const child = Bun.spawn(["bun", options.script ?? mainScript], {
-    cwd: options.cwd,
+  const ownCwd = options.cwd ? null : mkdtempSync(join(tmpdir(), "rt-app-cwd-"));
+  const child = Bun.spawn(["bun", "--no-env-file", options.script ?? mainScript], {
+    cwd: options.cwd ?? ownCwd!,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
     stdin: "ignore",
     stdout: "pipe",
@@ -43,6 +52,7 @@ export function spawnApp(options: {
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
   const exited = child.exited.then(async (code) => {
     await pumps;
+    if (ownCwd) rmSync(ownCwd, { recursive: true, force: true });
     for (const listener of listeners) listener();
     return code;
   });

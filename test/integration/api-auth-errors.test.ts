@@ -6,7 +6,7 @@ import { DebateError } from "../../src/debate/debate-errors";
 import { numericIdParams } from "../../src/http/api/api-schemas";
 import { toApiError } from "../../src/http/errors";
 import { SettingsValidationError } from "../../src/settings/settings-service";
-import { type ApiAnswer, type ApiClient, createApiClient } from "../helpers/api-client";
+import { type ApiAnswer, type ApiClient, createApiClient, type Json } from "../helpers/api-client";
 import { createTestDatabase } from "../helpers/test-db";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -102,7 +102,9 @@ describe("API authentication", () => {
     expect(swagger.headers.get("content-type")).toContain("text/html");
     const html = await swagger.text();
     expect(html).toContain("swagger-ui");
-    expect(html).toContain("openapi/json");
+    const start = await api.request("GET", "/swagger/swagger-start.js", { token: null });
+    expect(start.status).toBe(200);
+    expect(start.text).toContain("/openapi/json");
   });
 });
 
@@ -264,6 +266,9 @@ describe("OpenAPI document", () => {
     }
     expect(documented.some((entry) => entry.includes("*"))).toBe(false);
 
+    // Shared schemas are components: follow a `$ref` to read one.
+    const resolve = (schema: Json): Json =>
+      schema?.$ref ? document.components.schemas[schema.$ref.replace("#/components/schemas/", "")] : schema;
     for (const route of apiRoutes) {
       const path = route.path.replace(/:([^/]+)/g, "{$1}");
       const operation = document.paths[path][route.method.toLowerCase()];
@@ -274,19 +279,21 @@ describe("OpenAPI document", () => {
       expect(success, `${route.method} ${path} success response`).toBeDefined();
       expect(operation.responses["401"]).toBeDefined();
       if (route.hooks?.body) {
-        const schema = operation.requestBody?.content?.["application/json"]?.schema;
+        const schema = resolve(operation.requestBody?.content?.["application/json"]?.schema);
         expect(schema, `${route.method} ${path} request schema`).toBeDefined();
         expect(Object.keys(schema.properties ?? {}).length).toBeGreaterThan(0);
       }
     }
-    const createProvider =
-      document.paths["/api/providers"].post.requestBody.content["application/json"].schema;
+    const createProvider = resolve(
+      document.paths["/api/providers"].post.requestBody.content["application/json"].schema,
+    );
     expect(createProvider.required).toEqual(expect.arrayContaining(["name", "type", "base_url", "model_id"]));
     expect(createProvider.properties.type.enum).toEqual(
       expect.arrayContaining(["openai", "deepseek", "openai_compatible"]),
     );
-    const sessionDetail =
-      document.paths["/api/sessions/{id}"].get.responses["200"].content["application/json"].schema;
+    const sessionDetail = resolve(
+      document.paths["/api/sessions/{id}"].get.responses["200"].content["application/json"].schema,
+    );
     expect(Object.keys(sessionDetail.properties)).toEqual(
       expect.arrayContaining(["id", "topic", "status", "stop_reason", "participants", "messages", "totals"]),
     );

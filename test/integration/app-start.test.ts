@@ -150,11 +150,15 @@ describe("the app as a process", () => {
   });
 
   test("an unreachable Postgres or Redis stops the start with a message naming the variable, not its value", async () => {
+    // On a real Postgres: the embedded one would first be created in the child's fresh folder.
+    const testDatabase = await createTestDatabase({ empty: true });
+    cleanups.push(() => testDatabase.drop());
     const noRedis = spawnApp({
       env: {
         SECRETS_KEY: testSecretsKey,
         PORT: "0",
         NODE_ENV: "production",
+        DATABASE_URL: testDatabase.url,
         REDIS_URL: "redis://:hunter2@127.0.0.1:6390/0",
       },
     });

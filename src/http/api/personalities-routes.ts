@@ -1,12 +1,13 @@
 import { Elysia } from "elysia";
+import type { PersonalityService } from "../../catalog/personality-service";
 import {
-  type PersonalityService,
-  personalityInputSchema,
-  personalityPatchSchema,
-  personalityViewSchema,
-} from "../../catalog/personality-service";
-import { deletedView, numericIdParams } from "./api-schemas";
-import { errorResponses, routeDoc } from "./route-doc";
+  deletedView,
+  numericIdParams,
+  personalityInput,
+  personalityPatch,
+  personalityView,
+} from "./api-schemas";
+import { answer, errorResponses, routeDoc } from "./route-doc";
 
 const TAG = "personalities";
 
@@ -15,35 +16,41 @@ export function createPersonalityRoutes(deps: { personalities: PersonalityServic
   const { personalities } = deps;
   return new Elysia({ name: "api-personalities", prefix: "/personalities" })
     .get("", () => personalities.list(), {
-      response: { 200: personalityViewSchema.array(), ...errorResponses() },
-      detail: routeDoc("List personalities", TAG),
+      response: { 200: answer(personalityView.array(), "Every personality"), ...errorResponses() },
+      detail: routeDoc("listPersonalities", "List personalities", TAG),
     })
     .post("", ({ body, status }) => personalities.create(body, "api").then((view) => status(201, view)), {
-      body: personalityInputSchema,
+      body: personalityInput,
       parse: "json",
-      response: { 201: personalityViewSchema, ...errorResponses(400, 409, 422) },
-      detail: routeDoc("Create a personality", TAG),
+      response: { 201: answer(personalityView, "The created personality"), ...errorResponses(400, 409, 422) },
+      detail: routeDoc("createPersonality", "Create a personality", TAG),
     })
     .get("/:id", ({ params }) => personalities.get(params.id), {
       params: numericIdParams,
-      response: { 200: personalityViewSchema, ...errorResponses(404) },
-      detail: routeDoc("Get a personality", TAG),
+      response: { 200: answer(personalityView, "The personality"), ...errorResponses(404) },
+      detail: routeDoc("getPersonality", "Get a personality", TAG),
     })
     .put("/:id", ({ params, body }) => personalities.replace(params.id, body, "api"), {
       params: numericIdParams,
-      body: personalityInputSchema,
+      body: personalityInput,
       parse: "json",
-      response: { 200: personalityViewSchema, ...errorResponses(400, 404, 409, 422) },
-      detail: routeDoc("Update a personality (all required fields)", TAG, {
+      response: {
+        200: answer(personalityView, "The updated personality"),
+        ...errorResponses(400, 404, 409, 422),
+      },
+      detail: routeDoc("replacePersonality", "Update a personality (all required fields)", TAG, {
         description: "title and instructions are required; an omitted style keeps its value.",
       }),
     })
     .patch("/:id", ({ params, body }) => personalities.update(params.id, body, "api"), {
       params: numericIdParams,
-      body: personalityPatchSchema,
+      body: personalityPatch,
       parse: "json",
-      response: { 200: personalityViewSchema, ...errorResponses(400, 404, 409, 422) },
-      detail: routeDoc("Update some fields of a personality", TAG),
+      response: {
+        200: answer(personalityView, "The updated personality"),
+        ...errorResponses(400, 404, 409, 422),
+      },
+      detail: routeDoc("updatePersonality", "Update some fields of a personality", TAG),
     })
     .delete(
       "/:id",
@@ -53,8 +60,8 @@ export function createPersonalityRoutes(deps: { personalities: PersonalityServic
       },
       {
         params: numericIdParams,
-        response: { 200: deletedView, ...errorResponses(404) },
-        detail: routeDoc("Delete a personality", TAG, {
+        response: { 200: answer(deletedView, "The personality is gone"), ...errorResponses(404) },
+        detail: routeDoc("deletePersonality", "Delete a personality", TAG, {
           description: "Providers using it as default and past participants lose the reference.",
         }),
       },

@@ -1,12 +1,15 @@
 import { Elysia } from "elysia";
+import type { ProviderService } from "../../catalog/provider-service";
 import {
-  type ProviderService,
-  providerInputSchema,
-  providerPatchSchema,
-  providerViewSchema,
-} from "../../catalog/provider-service";
-import { deletedView, numericIdParams, reorderProvidersBody, testConnectionView } from "./api-schemas";
-import { errorResponses, routeDoc } from "./route-doc";
+  deletedView,
+  numericIdParams,
+  providerInput,
+  providerPatch,
+  providerView,
+  reorderProvidersBody,
+  testConnectionView,
+} from "./api-schemas";
+import { answer, errorResponses, routeDoc } from "./route-doc";
 
 const TAG = "providers";
 const KEY_NOTE =
@@ -17,43 +20,49 @@ export function createProviderRoutes(deps: { providers: ProviderService }) {
   const { providers } = deps;
   return new Elysia({ name: "api-providers", prefix: "/providers" })
     .get("", () => providers.list(), {
-      response: { 200: providerViewSchema.array(), ...errorResponses() },
-      detail: routeDoc("List providers in speaking order", TAG),
+      response: {
+        200: answer(providerView.array(), "Every provider, in speaking order"),
+        ...errorResponses(),
+      },
+      detail: routeDoc("listProviders", "List providers in speaking order", TAG),
     })
     .post("", ({ body, status }) => providers.create(body, "api").then((view) => status(201, view)), {
-      body: providerInputSchema,
+      body: providerInput,
       parse: "json",
-      response: { 201: providerViewSchema, ...errorResponses(400, 409, 422) },
-      detail: routeDoc("Create a provider", TAG, { description: KEY_NOTE }),
+      response: { 201: answer(providerView, "The created provider"), ...errorResponses(400, 409, 422) },
+      detail: routeDoc("createProvider", "Create a provider", TAG, { description: KEY_NOTE }),
     })
     .post("/reorder", ({ body }) => providers.reorder(body.ids, "api"), {
       body: reorderProvidersBody,
       parse: "json",
-      response: { 200: providerViewSchema.array(), ...errorResponses(400, 404, 422) },
-      detail: routeDoc("Set the speaking order", TAG, {
+      response: {
+        200: answer(providerView.array(), "Every provider, in the new speaking order"),
+        ...errorResponses(400, 404, 422),
+      },
+      detail: routeDoc("reorderProviders", "Set the speaking order", TAG, {
         description: "Each listed provider gets its position in `ids` as `order_index`; others keep theirs.",
       }),
     })
     .get("/:id", ({ params }) => providers.get(params.id), {
       params: numericIdParams,
-      response: { 200: providerViewSchema, ...errorResponses(404) },
-      detail: routeDoc("Get a provider", TAG),
+      response: { 200: answer(providerView, "The provider"), ...errorResponses(404) },
+      detail: routeDoc("getProvider", "Get a provider", TAG),
     })
     .put("/:id", ({ params, body }) => providers.replace(params.id, body, "api"), {
       params: numericIdParams,
-      body: providerInputSchema,
+      body: providerInput,
       parse: "json",
-      response: { 200: providerViewSchema, ...errorResponses(400, 404, 409, 422) },
-      detail: routeDoc("Update a provider (all required fields)", TAG, {
+      response: { 200: answer(providerView, "The updated provider"), ...errorResponses(400, 404, 409, 422) },
+      detail: routeDoc("replaceProvider", "Update a provider (all required fields)", TAG, {
         description: `name, type, base_url and model_id are required; omitted optional fields keep their values. ${KEY_NOTE}`,
       }),
     })
     .patch("/:id", ({ params, body }) => providers.update(params.id, body, "api"), {
       params: numericIdParams,
-      body: providerPatchSchema,
+      body: providerPatch,
       parse: "json",
-      response: { 200: providerViewSchema, ...errorResponses(400, 404, 409, 422) },
-      detail: routeDoc("Update some fields of a provider", TAG, { description: KEY_NOTE }),
+      response: { 200: answer(providerView, "The updated provider"), ...errorResponses(400, 404, 409, 422) },
+      detail: routeDoc("updateProvider", "Update some fields of a provider", TAG, { description: KEY_NOTE }),
     })
     .delete(
       "/:id",
@@ -63,8 +72,8 @@ export function createProviderRoutes(deps: { providers: ProviderService }) {
       },
       {
         params: numericIdParams,
-        response: { 200: deletedView, ...errorResponses(404) },
-        detail: routeDoc("Delete a provider", TAG, {
+        response: { 200: answer(deletedView, "The provider is gone"), ...errorResponses(404) },
+        detail: routeDoc("deleteProvider", "Delete a provider", TAG, {
           description: "Past sessions keep their transcript; their participants lose the provider reference.",
         }),
       },
@@ -82,8 +91,8 @@ export function createProviderRoutes(deps: { providers: ProviderService }) {
       },
       {
         params: numericIdParams,
-        response: { 200: testConnectionView, ...errorResponses(404) },
-        detail: routeDoc("Test the connection of a provider", TAG, {
+        response: { 200: answer(testConnectionView, "The outcome, good or bad"), ...errorResponses(404) },
+        detail: routeDoc("testProviderConnection", "Test the connection of a provider", TAG, {
           description:
             "Sends a one-line prompt with the stored base_url, key and model (redirects are not followed). Answers 200 either way: `ok: true` with latency and a sample, or `ok: false` with the classified error (`code`, `kind`, `status`, our own wording): never the provider's own error text, never the key.",
         }),

@@ -11,7 +11,7 @@ import {
   sessionIdParams,
   sessionListView,
 } from "./api-schemas";
-import { errorResponses, routeDoc } from "./route-doc";
+import { answer, errorResponseDocs, errorResponses, routeDoc } from "./route-doc";
 import {
   formatSseEvent,
   sessionDetailToView,
@@ -73,8 +73,11 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
       {
         body: createSessionBody,
         parse: "json",
-        response: { 201: sessionDetailView, ...errorResponses(400, 422) },
-        detail: routeDoc("Create a debate session", TAG, {
+        response: {
+          201: answer(sessionDetailView, "The created session, in status `created`"),
+          ...errorResponses(400, 422),
+        },
+        detail: routeDoc("createSession", "Create a debate session", TAG, {
           description:
             "Creates a session in status `created`. Without `participants`, every enabled provider takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start.",
         }),
@@ -95,8 +98,8 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
       },
       {
         query: listSessionsQuery,
-        response: { 200: sessionListView, ...errorResponses(422) },
-        detail: routeDoc("List sessions, newest first", TAG, {
+        response: { 200: answer(sessionListView, "One page of sessions"), ...errorResponses(422) },
+        detail: routeDoc("listSessions", "List sessions, newest first", TAG, {
           description:
             "Paged with `limit` (1–100, default 20) and `offset`; filter by `status` or `user_id`.",
         }),
@@ -104,8 +107,8 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
     )
     .get("/:id", ({ params }) => detailView(params.id), {
       params: sessionIdParams,
-      response: { 200: sessionDetailView, ...errorResponses(404) },
-      detail: routeDoc("Get a session with its participants, full history and totals", TAG),
+      response: { 200: answer(sessionDetailView, "The session"), ...errorResponses(404) },
+      detail: routeDoc("getSession", "Get a session with its participants, full history and totals", TAG),
     })
     .post(
       "/:id/start",
@@ -116,8 +119,8 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
       },
       {
         params: sessionIdParams,
-        response: { 200: sessionDetailView, ...errorResponses(404, 409) },
-        detail: routeDoc("Start a created session", TAG, {
+        response: { 200: answer(sessionDetailView, "The session, now running"), ...errorResponses(404, 409) },
+        detail: routeDoc("startSession", "Start a created session", TAG, {
           description: "Answers the session with `status: running`; 409 when it is not in status `created`.",
         }),
       },
@@ -145,8 +148,8 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
       },
       {
         params: sessionIdParams,
-        response: { 200: sessionDetailView, ...errorResponses(404, 409) },
-        detail: routeDoc("Stop a created or running session", TAG, {
+        response: { 200: answer(sessionDetailView, "The session, now stopped"), ...errorResponses(404, 409) },
+        detail: routeDoc("stopSession", "Stop a created or running session", TAG, {
           description:
             "Stops at once (the turn being generated is aborted) with stop_reason `user`; answers the session with `status: stopped`. 409 when it already ended.",
         }),
@@ -225,16 +228,21 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
       },
       {
         params: sessionIdParams,
-        detail: routeDoc("Follow a session's live events (Server-Sent Events)", TAG, {
+        detail: routeDoc("followSessionEvents", "Follow a session's live events (Server-Sent Events)", TAG, {
           description:
             "A `text/event-stream` of the debate's events as they happen: `session-start`, `turn-start`, `turn-delta` (text fragments), `turn-end` (the persisted turn with tokens and cost), `message-created`, `participant-excluded`, and finally `session-end`, after which the stream closes. Each event is `event: <type>` and `data: <snake_case JSON>`. For a session that already ended, a single `session-end` built from the database is sent. Earlier history is read with GET /api/sessions/{id}.",
           responses: {
             200: {
               description: "The event stream",
-              content: { "text/event-stream": { schema: { type: "string" } } },
+              content: {
+                "text/event-stream": {
+                  schema: { type: "string" },
+                  example:
+                    'event: turn-delta\ndata: {"type":"turn-delta","session_id":"7d0c5a56-2f1e-4a57-9a3e-5b8f1c2d4e6f","turn_index":0,"participant_id":11,"text":"Remote work"}\n\n',
+                },
+              },
             },
-            401: { description: "Missing or wrong bearer token" },
-            404: { description: "Unknown session" },
+            ...errorResponseDocs(404),
           },
         }),
       },
