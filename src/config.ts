@@ -38,9 +38,23 @@ interface VariableSpec {
   expected: string;
 }
 
+/**
+ * How many rounds a debate may have: the rule of MAX_ROUNDS, of the API's `max_rounds` and of the
+ * admin's "start a debate" form, defined once here.
+ */
+export const ROUNDS_RANGE = { min: 1, max: 50 } as const;
+/** {@link ROUNDS_RANGE} as an arktype number rule. */
+export const roundsRule = type(`${ROUNDS_RANGE.min} <= number.integer <= ${ROUNDS_RANGE.max}`);
+/** {@link ROUNDS_RANGE} in words, for messages: "an integer from 1 to 50". */
+export const ROUNDS_EXPECTED = `an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}`;
+
 /** Settings that operators may change at runtime (settings table); their env values are the defaults. */
 export const runtimeSettingSpecs = {
-  MAX_ROUNDS: { schema: positiveInt(1, 50), defaultValue: "5", expected: "an integer from 1 to 50" },
+  MAX_ROUNDS: {
+    schema: type("string.integer.parse").pipe(roundsRule),
+    defaultValue: "5",
+    expected: ROUNDS_EXPECTED,
+  },
   TURN_TIMEOUT_SEC: {
     schema: positiveInt(1, 600),
     defaultValue: "60",

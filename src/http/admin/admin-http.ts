@@ -1,7 +1,6 @@
 /**
- * HTTP plumbing of the admin: HTML responses with security headers, redirects, form fields.
- * Routes return `Response` objects built here, so the admin renders correctly whether or not the
- * host app also uses `@elysiajs/html`.
+ * HTTP plumbing of the admin: security headers and form fields. Pages are JSX rendered by
+ * `@elysiajs/html`; these helpers only read requests.
  */
 
 /**
@@ -20,56 +19,14 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join("; ");
 
-const securityHeaders: Record<string, string> = {
+/** Headers of every admin response (pages carry CSRF tokens and operator data: never cached). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": CONTENT_SECURITY_POLICY,
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "same-origin",
-  // Pages carry CSRF tokens and operator data: never cached.
   "cache-control": "no-store",
 };
-
-function buildHeaders(base: Record<string, string>, extra?: HeadersInit, cookies?: string[]): Headers {
-  const headers = new Headers(base);
-  if (extra) {
-    new Headers(extra).forEach((value, key) => {
-      headers.set(key, value);
-    });
-  }
-  for (const cookie of cookies ?? []) headers.append("set-cookie", cookie);
-  return headers;
-}
-
-/** A full page (doctype added) or, with `fragment`, a piece of one. */
-export function htmlResponse(
-  body: string,
-  options: { status?: number; headers?: HeadersInit; cookies?: string[]; fragment?: boolean } = {},
-): Response {
-  const text = options.fragment ? body : `<!doctype html>${body}`;
-  return new Response(text, {
-    status: options.status ?? 200,
-    headers: buildHeaders(
-      { "content-type": "text/html; charset=utf-8", ...securityHeaders },
-      options.headers,
-      options.cookies,
-    ),
-  });
-}
-
-/** 303 See Other: after a POST the browser GETs the target (no resubmission on reload). */
-export function redirect(location: string, options: { cookies?: string[] } = {}): Response {
-  return new Response(null, {
-    status: 303,
-    headers: buildHeaders({ location, "cache-control": "no-store" }, undefined, options.cookies),
-  });
-}
-
-export function textResponse(text: string, status: number): Response {
-  return new Response(text, {
-    status,
-    headers: buildHeaders({ "content-type": "text/plain; charset=utf-8", ...securityHeaders }),
-  });
-}
 
 /** A parsed form body: field name → values (a field may repeat). */
 export type FormFields = Record<string, string | string[] | undefined>;

@@ -4,6 +4,7 @@
  * live with their services in `src/catalog/`, shared with the admin.
  */
 import { type } from "arktype";
+import { roundsRule } from "../../config";
 
 const sessionStatus = "'created' | 'running' | 'finished' | 'stopped' | 'failed'";
 const stopReason =
@@ -18,7 +19,7 @@ export const numericIdParams = type({ id: "string.integer.parse" });
 export const createSessionBody = type({
   /** 1–1000 characters once trimmed. */
   topic: "string",
-  "max_rounds?": "1 <= number.integer <= 50",
+  "max_rounds?": roundsRule,
   /** Default: every enabled provider in admin order, each with its default personality. */
   "participants?": type({
     provider_id: "number.integer > 0",
