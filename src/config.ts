@@ -85,6 +85,11 @@ export const runtimeSettingSpecs = {
     defaultValue: "https://pay.example.com/xyz",
     expected: "an https URL",
   },
+  ADMIN_IDLE_TIMEOUT_MIN: {
+    schema: positiveInt(1, 1440),
+    defaultValue: "120",
+    expected: "an integer from 1 to 1440",
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 const variableSpecs = {
@@ -109,6 +114,11 @@ const variableSpecs = {
   SECRETS_KEY: { schema: anyString, secret: true, expected: "one or more comma-separated Fernet keys" },
   ADMIN_USERNAME: { schema: anyString, defaultValue: "admin", expected: "a user name" },
   ADMIN_PASSWORD: { schema: anyString, secret: true, defaultValue: "", expected: "a password" },
+  TRUST_PROXY: {
+    schema: positiveInt(0, 100),
+    defaultValue: "0",
+    expected: "a number of proxies from 0 to 100",
+  },
   API_TOKEN: { schema: anyString, secret: true, defaultValue: "", expected: "a token" },
   LOG_LEVEL: { schema: logLevel, defaultValue: "info", expected: "debug, info, warn or error" },
   OPENAI_API_KEY: { schema: anyString, secret: true, defaultValue: "", expected: "an API key" },
@@ -139,6 +149,8 @@ export interface RuntimeSettings {
   /** Decimal string, exact (money is never a float). */
   SESSION_COST_LIMIT_USD: string;
   PAYMENT_URL: string;
+  /** Minutes without a request after which an admin login ends. */
+  ADMIN_IDLE_TIMEOUT_MIN: number;
 }
 
 /** The parsed configuration. */
@@ -154,6 +166,11 @@ export interface Config {
   /** Raw SECRETS_KEY value (comma-separated Fernet keys); parsed by the secret box. */
   secretsKey: string;
   admin: { username: string; password: string };
+  /**
+   * Reverse proxies in front of the app (TRUST_PROXY): the client address is the entry this many
+   * places from the right of X-Forwarded-For, and the admin cookie is Secure; 0 = none.
+   */
+  trustProxy: number;
   apiToken: string;
   logLevel: "debug" | "info" | "warn" | "error";
   providers: {
@@ -266,6 +283,7 @@ export function createConfig(env: Env): Config {
     },
     secretsKey: get<string | undefined>("SECRETS_KEY") ?? "",
     admin: { username: get("ADMIN_USERNAME"), password: get("ADMIN_PASSWORD") },
+    trustProxy: get("TRUST_PROXY"),
     apiToken: get("API_TOKEN"),
     logLevel: get("LOG_LEVEL"),
     providers: {

@@ -1,5 +1,6 @@
 /**
  * Admin authentication: the credentials, the two cookies (signed by Elysia) and CSRF tokens.
+ * The logins themselves live in the session store (`admin-session-store.ts`).
  *
  * The signing key is derived from the cookie secret AND the configured credentials, so changing
  * ADMIN_PASSWORD (or the username) invalidates every cookie at once. CSRF tokens are HMACs of the
@@ -16,7 +17,6 @@ export const LOGIN_COOKIE = "rt_admin_login";
 /** Cookies live under the admin prefix only: the API and the bot webhook never see them. */
 export const COOKIE_PATH = "/admin";
 
-const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const LOGIN_COOKIE_TTL_SECONDS = 60 * 60;
 
 /**
@@ -27,16 +27,6 @@ export function deriveCookieSecret(secretsKey: string): string {
   return createHmac("sha256", secretsKey).update("round-table admin cookie v1").digest("base64url");
 }
 
-/** A verified admin session. */
-export interface AdminSession {
-  username: string;
-  /** Random id; the CSRF token is derived from it. */
-  sid: string;
-  expiresAt: number;
-}
-
-const sessionCookieValue = t.Object({ u: t.String(), s: t.String(), e: t.Number() });
-
 /**
  * The cookie schema of every admin route: Elysia verifies both signatures when it reads the
  * cookies (a bad one throws `INVALID_COOKIE_SIGNATURE`) and signs what a handler sets.
@@ -44,7 +34,7 @@ const sessionCookieValue = t.Object({ u: t.String(), s: t.String(), e: t.Number(
 export function adminCookieSchema(signingKey: string) {
   return t.Cookie(
     {
-      [SESSION_COOKIE]: t.Optional(sessionCookieValue),
+      [SESSION_COOKIE]: t.Optional(t.String()),
       [LOGIN_COOKIE]: t.Optional(t.String()),
     },
     { secrets: signingKey, sign: [SESSION_COOKIE, LOGIN_COOKIE], httpOnly: true, sameSite: "strict" },
@@ -65,28 +55,20 @@ export interface AdminAuthOptions {
   password: string;
   /** Secret of the cookie signatures (derived from SECRETS_KEY by the caller). */
   cookieSecret: string;
-  sessionTtlMs?: number;
-  now?: () => number;
 }
 
 export interface AdminAuth {
   /** True when ADMIN_PASSWORD is set; without it the admin is disabled. */
   readonly enabled: boolean;
   readonly username: string;
-  readonly sessionTtlMs: number;
   readonly loginCookieTtlSeconds: number;
   /** The Elysia cookie schema (signing key bound to the credentials). */
   readonly cookieSchema: ReturnType<typeof adminCookieSchema>;
   /** Checks a username/password pair in constant time. */
   checkCredentials(username: string, password: string): boolean;
-  /** A new session and the value of its cookie. */
-  issueSession(): { session: AdminSession; cookie: typeof sessionCookieValue.static };
-  /** The session in a (signature-checked) cookie value, or null when missing, expired or logged out. */
-  readSession(cookie: unknown): AdminSession | null;
-  /** Marks a session as logged out until it would have expired anyway. */
-  revoke(session: AdminSession): void;
-  csrfToken(session: AdminSession): string;
-  checkCsrf(session: AdminSession, token: unknown): boolean;
+  /** The CSRF token of the session with this id. */
+  csrfToken(sid: string): string;
+  checkCsrf(sid: string, token: unknown): boolean;
   /** A random value for the login pre-session cookie. */
   newLoginNonce(): string;
   loginCsrfToken(nonce: string): string;
@@ -94,8 +76,6 @@ export interface AdminAuth {
 }
 
 export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
-  const now = options.now ?? Date.now;
-  const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
   const enabled = options.password !== "";
   // Bound to the credentials: a password change logs every session out.
   const key = createHmac("sha256", options.cookieSecret)
@@ -103,18 +83,9 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     .digest("base64url");
   const mac = (label: string, data: string) =>
     createHmac("sha256", key).update(`${label}\0${data}`).digest("base64url");
-  const randomId = () => randomBytes(18).toString("base64url");
-  /** sid → expiry of sessions logged out (in-process; sessions are short-lived). */
-  const revoked = new Map<string, number>();
-  const pruneRevoked = () => {
-    const current = now();
-    for (const [sid, expiresAt] of revoked) if (expiresAt <= current) revoked.delete(sid);
-  };
-
   return {
     enabled,
     username: options.username,
-    sessionTtlMs,
     loginCookieTtlSeconds: LOGIN_COOKIE_TTL_SECONDS,
     cookieSchema: adminCookieSchema(key),
 
@@ -126,37 +97,15 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
       return userOk && passwordOk;
     },
 
-    issueSession() {
-      const session: AdminSession = {
-        username: options.username,
-        sid: randomId(),
-        expiresAt: now() + sessionTtlMs,
-      };
-      return { session, cookie: { u: session.username, s: session.sid, e: session.expiresAt } };
+    csrfToken(sid) {
+      return mac("csrf", sid);
     },
 
-    readSession(cookie) {
-      if (!enabled || !cookie || typeof cookie !== "object") return null;
-      const { u, s, e } = cookie as Record<string, unknown>;
-      if (typeof u !== "string" || typeof s !== "string" || typeof e !== "number") return null;
-      if (u !== options.username || e <= now() || revoked.has(s)) return null;
-      return { username: u, sid: s, expiresAt: e };
+    checkCsrf(sid, token) {
+      return typeof token === "string" && token !== "" && constantTimeEqual(token, mac("csrf", sid));
     },
 
-    revoke(session) {
-      pruneRevoked();
-      revoked.set(session.sid, session.expiresAt);
-    },
-
-    csrfToken(session) {
-      return mac("csrf", session.sid);
-    },
-
-    checkCsrf(session, token) {
-      return typeof token === "string" && token !== "" && constantTimeEqual(token, mac("csrf", session.sid));
-    },
-
-    newLoginNonce: randomId,
+    newLoginNonce: () => randomBytes(18).toString("base64url"),
 
     loginCsrfToken(nonce) {
       return mac("login", nonce);

@@ -31,14 +31,38 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** A parsed form body: field name → values (a field may repeat). */
 export type FormFields = Record<string, string | string[] | undefined>;
 
-/** Elysia parses urlencoded bodies into an object; anything else (JSON, none) counts as empty. */
-export function asForm(body: unknown): FormFields {
-  if (!body || typeof body !== "object" || Array.isArray(body)) return {};
+/** The largest form body the admin reads; bigger ones are refused with 413 before being read. */
+export const MAX_FORM_BYTES = 64 * 1024;
+
+/**
+ * Reads a urlencoded form body of at most `limit` bytes; null when it is bigger. A declared
+ * Content-Length over the limit is refused before a byte is read, and a chunked (or lying) body
+ * is cut off once it passes the limit, so an oversized post never sits in memory. Any other
+ * content type counts as an empty form (and is not read).
+ */
+export async function readFormBody(request: Request, limit = MAX_FORM_BYTES): Promise<FormFields | null> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (!Number.isFinite(declared) || declared > limit) return null;
+  const type = request.headers.get("content-type") ?? "";
+  if (!request.body || !/^application\/x-www-form-urlencoded\b/i.test(type)) return {};
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
   const form: FormFields = {};
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value === "string") form[key] = value;
-    else if (Array.isArray(value))
-      form[key] = value.filter((item): item is string => typeof item === "string");
+  for (const [key, value] of new URLSearchParams(Buffer.concat(chunks).toString("utf8"))) {
+    const previous = form[key];
+    form[key] =
+      previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
   }
   return form;
 }

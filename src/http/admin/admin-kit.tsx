@@ -6,7 +6,9 @@
  * - `data`: data for scripts (fragments, SSE): 401 instead of a redirect;
  * - `form`: a state-changing POST, signed in and carrying the CSRF token of this session.
  * Each gives the handler `authed` (the session, the actor for the audit log, the layout context);
- * `form` also gives the parsed `form` fields.
+ * `form` also gives the parsed `form` fields, and `loginForm` only those (the sign-in form).
+ * Elysia never parses an admin body: the session is checked first, then the form macros read at
+ * most MAX_FORM_BYTES (413 beyond).
  */
 import { html } from "@elysiajs/html";
 import { Elysia } from "elysia";
@@ -15,8 +17,9 @@ import type { AssetUrls, PageContext } from "../../../admin-jsx/layout";
 import { ErrorPage } from "../../../admin-jsx/pages/error";
 import { AdminDisabledPage } from "../../../admin-jsx/pages/login";
 import type { Logger } from "../../platform/logger";
-import { type AdminAuth, type AdminSession, COOKIE_PATH, LOGIN_COOKIE, SESSION_COOKIE } from "./admin-auth";
-import { asForm, type FormFields, field, SECURITY_HEADERS } from "./admin-http";
+import { type AdminAuth, COOKIE_PATH, LOGIN_COOKIE, SESSION_COOKIE } from "./admin-auth";
+import { field, readFormBody, SECURITY_HEADERS } from "./admin-http";
+import type { AdminSession, AdminSessionStore } from "./admin-session-store";
 
 /** Fixed notices shown after a redirect (`?notice=…`): the query never carries free text. */
 const notices: Record<string, NoticeData> = {
@@ -55,6 +58,12 @@ export interface ResponseSet {
   headers: Record<string, string | number>;
 }
 
+/**
+ * The admin's parser: Elysia reads no admin body (a parser that answers is the last one asked);
+ * the form macros read it themselves, capped, once the session is known.
+ */
+const leaveBodyUnread = () => ({});
+
 /** A request a macro turned away; the kit's error hook renders it (so `@elysiajs/html` applies). */
 class AdminRefusal extends Error {
   constructor(readonly respond: (set: ResponseSet) => string | JSX.Element) {
@@ -64,8 +73,11 @@ class AdminRefusal extends Error {
 
 export interface AdminKitDeps {
   auth: AdminAuth;
+  sessions: AdminSessionStore;
   assets: AssetUrls;
   logger: Logger;
+  /** TRUST_PROXY: behind proxies (which serve https) the cookies are Secure. */
+  trustProxy: number;
 }
 
 /** The cookie jar entries the admin reads and writes. */
@@ -75,7 +87,7 @@ type AdminCookies = Record<
 >;
 
 export function createAdminKit(deps: AdminKitDeps) {
-  const { auth, assets } = deps;
+  const { auth, sessions, assets } = deps;
   const log = deps.logger.child({ component: "admin" });
 
   const applySecurityHeaders = (set: ResponseSet) => {
@@ -117,10 +129,27 @@ export function createAdminKit(deps: AdminKitDeps) {
   const authedFor = (session: AdminSession, notice?: string): Authed => ({
     session,
     actor: `admin:${session.username}`,
-    page: { username: session.username, csrf: auth.csrfToken(session), assets, notice: noticeFor(notice) },
+    page: {
+      username: session.username,
+      csrf: auth.csrfToken(session.sid),
+      assets,
+      notice: noticeFor(notice),
+    },
   });
 
-  const sessionOf = (cookie: AdminCookies) => auth.readSession(cookie[SESSION_COOKIE]?.value);
+  /** The live session of the (signature-checked) cookie, or null. */
+  const sessionOf = async (cookie: unknown) => {
+    const sid = (cookie as AdminCookies)[SESSION_COOKIE]?.value;
+    if (typeof sid !== "string" || sid === "") return null;
+    const session = await sessions.touch(sid);
+    return session && session.username === auth.username ? session : null;
+  };
+
+  /** Cookies are Secure over https, and behind trusted proxies (which terminate TLS). */
+  const isSecure = (request: Request) => deps.trustProxy > 0 || new URL(request.url).protocol === "https:";
+
+  const tooLarge = (set: ResponseSet, context?: PageContext) =>
+    errorPage(set, 413, "Request too large", "The form was larger than the admin accepts (64 KiB).", context);
 
   const pathOf = (request: Request) => {
     const url = new URL(request.url);
@@ -134,7 +163,13 @@ export function createAdminKit(deps: AdminKitDeps) {
     if (!auth.enabled) {
       throw refuse((set) => (html ? disabledPage(set) : text(set, 503, "The admin is disabled.")));
     }
-    return sessionOf(cookie as AdminCookies);
+    return sessionOf(cookie);
+  };
+
+  const readForm = async (request: Request, context?: PageContext) => {
+    const form = await readFormBody(request);
+    if (!form) throw refuse((set) => tooLarge(set, context));
+    return form;
   };
 
   const base = new Elysia({ name: "admin-kit" })
@@ -165,8 +200,9 @@ export function createAdminKit(deps: AdminKitDeps) {
     })
     .macro({
       page: {
+        parse: leaveBodyUnread,
         async resolve({ cookie, query, request }) {
-          const session = readSession(cookie, true);
+          const session = await readSession(cookie, true);
           if (!session) {
             const next = pathOf(request);
             throw refuse((set) =>
@@ -180,19 +216,21 @@ export function createAdminKit(deps: AdminKitDeps) {
         },
       },
       data: {
+        parse: leaveBodyUnread,
         async resolve({ cookie }) {
-          const session = readSession(cookie, false);
+          const session = await readSession(cookie, false);
           if (!session) throw refuse((set) => text(set, 401, "Sign in first."));
           return { authed: authedFor(session) };
         },
       },
       form: {
-        async resolve({ body, cookie, request }) {
-          const session = readSession(cookie, true);
+        parse: leaveBodyUnread,
+        async resolve({ cookie, request }) {
+          const session = await readSession(cookie, true);
           if (!session) throw refuse((set) => seeOther(set, "/admin/login"));
-          const form: FormFields = asForm(body);
           const authed = authedFor(session);
-          if (!auth.checkCsrf(session, field(form, "_csrf"))) {
+          const form = await readForm(request, authed.page);
+          if (!auth.checkCsrf(session.sid, field(form, "_csrf"))) {
             log.warn("admin csrf rejected", { path: new URL(request.url).pathname });
             throw refuse((set) =>
               errorPage(
@@ -207,6 +245,13 @@ export function createAdminKit(deps: AdminKitDeps) {
           return { authed, form };
         },
       },
+      loginForm: {
+        parse: leaveBodyUnread,
+        async resolve({ request }) {
+          if (!auth.enabled) throw refuse(disabledPage);
+          return { form: await readForm(request) };
+        },
+      },
     });
 
   return {
@@ -214,8 +259,11 @@ export function createAdminKit(deps: AdminKitDeps) {
     feature: (prefix = "") =>
       new Elysia({ prefix: `/admin${prefix}` }).use(base).guard({ cookie: auth.cookieSchema }),
     auth,
+    sessions,
     assets,
     log,
+    isSecure,
+    sessionOf,
     refuse,
     seeOther,
     errorPage,

@@ -12,6 +12,7 @@ import type { Logger } from "../../platform/logger";
 import type { OperatorDoorDeps } from "../door-deps";
 import { createAdminAuth } from "./admin-auth";
 import { createAdminKit } from "./admin-kit";
+import type { AdminSessionStore } from "./admin-session-store";
 import { createAssetRoutes } from "./asset-routes";
 import { createAuditRoutes } from "./audit-routes";
 import { createAuthRoutes } from "./auth-routes";
@@ -28,6 +29,10 @@ export interface AdminRoutesDeps extends OperatorDoorDeps {
   admin: { username: string; password: string };
   /** Secret of the session cookie signatures; derive it from SECRETS_KEY. */
   cookieSecret: string;
+  /** The logins (in coordination: a logout holds across restarts and instances). */
+  sessions: AdminSessionStore;
+  /** TRUST_PROXY: reverse proxies in front of the app. */
+  trustProxy: number;
   logger: Logger;
   /** The env values of the runtime settings (`config.defaults`), shown as each field's default. */
   settingsDefaults?: RuntimeSettings;
@@ -36,10 +41,10 @@ export interface AdminRoutesDeps extends OperatorDoorDeps {
 
 export interface AdminRoutesOptions {
   loginThrottle?: LoginThrottleOptions;
-  /** How long a login lasts. Default 12 hours. */
+  /** How long a login lasts at most. Default 12 hours. */
   sessionTtlMs?: number;
-  /** Trust `X-Forwarded-For` / `X-Forwarded-Proto` (only behind a proxy that sets them). */
-  trustProxy?: boolean;
+  /** The clock of logins and of the login throttle. */
+  now?: () => number;
   /** Interval of SSE keep-alive comments. Default 10 s (Elysia's idle timeout is 30 s). */
   heartbeatMs?: number;
   /** Timeout of a "Test connection" call. Default 20 s. */
@@ -56,10 +61,15 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
     username: deps.admin.username,
     password: deps.admin.password,
     cookieSecret: deps.cookieSecret,
-    sessionTtlMs: options.sessionTtlMs,
   });
   const assets = createAssetRoutes();
-  const kit = createAdminKit({ auth, assets: assets.urls, logger: deps.logger });
+  const kit = createAdminKit({
+    auth,
+    sessions: deps.sessions,
+    assets: assets.urls,
+    logger: deps.logger,
+    trustProxy: deps.trustProxy,
+  });
   const services = { kit, ...deps };
 
   return (
@@ -69,9 +79,8 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
         createAuthRoutes({
           kit,
           audit: deps.audit,
-          throttle: createLoginThrottle(options.loginThrottle),
-          maxFailures: options.loginThrottle?.maxFailures ?? 5,
-          trustProxy: options.trustProxy === true,
+          throttle: createLoginThrottle({ now: options.now, ...options.loginThrottle }),
+          trustProxy: deps.trustProxy,
         }),
       )
       .use(createDashboardRoutes(services))

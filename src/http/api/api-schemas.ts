@@ -117,6 +117,7 @@ export const settingsView = type({
   SESSION_TOKEN_LIMIT: "number.integer",
   SESSION_COST_LIMIT_USD: "string",
   PAYMENT_URL: "string",
+  ADMIN_IDLE_TIMEOUT_MIN: "number.integer",
 });
 
 const settingValue = "number | string";
@@ -129,6 +130,7 @@ export const updateSettingsBody = type({
   "SESSION_TOKEN_LIMIT?": settingValue,
   "SESSION_COST_LIMIT_USD?": settingValue,
   "PAYMENT_URL?": settingValue,
+  "ADMIN_IDLE_TIMEOUT_MIN?": settingValue,
   "+": "reject",
 });
 

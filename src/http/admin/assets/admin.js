@@ -49,7 +49,8 @@
     refreshing = true;
     try {
       const response = await fetch(liveUrl, { credentials: "same-origin", cache: "no-store" });
-      if (response.status === 401) {
+      // Signed out (or the cookie was dropped and the request sent on to the login form).
+      if (response.status === 401 || response.redirected) {
         stop();
         return;
       }
