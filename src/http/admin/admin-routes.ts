@@ -47,7 +47,7 @@ export interface AdminRoutesOptions {
   now?: () => number;
   /** Interval of SSE keep-alive comments. Default 10 s (Elysia's idle timeout is 30 s). */
   heartbeatMs?: number;
-  /** Timeout of a "Test connection" call. Default 20 s. */
+  /** Timeout of a "Test connection" call. Default 10 s. */
   testConnectionTimeoutMs?: number;
 }
 
@@ -87,7 +87,7 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
       .use(
         createProviderRoutes({
           ...services,
-          testConnectionTimeoutMs: options.testConnectionTimeoutMs ?? 20_000,
+          testConnectionTimeoutMs: options.testConnectionTimeoutMs ?? 10_000,
         }),
       )
       .use(createPersonalityRoutes(services))

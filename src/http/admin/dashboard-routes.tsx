@@ -1,6 +1,6 @@
 /** @jsxImportSource @kitajs/html */
 import { DashboardPage } from "../../../admin-jsx/pages/dashboard";
-import type { ReportsService } from "../../catalog/admin-reports";
+import { type ReportsService, startOfUtcDay } from "../../catalog/admin-reports";
 import type { ProviderService } from "../../catalog/provider-service";
 import type { DebateService } from "../../debate/debate-service";
 import { addCostUsd, ZERO_COST_USD } from "../../llm/pricing";
@@ -13,24 +13,26 @@ export interface DashboardRoutesDeps {
   providers: ProviderService;
 }
 
-/** Start of the current UTC day. */
-function startOfTodayUtc(now = new Date()): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-}
+/** Days of the dashboard's charts. */
+const CHART_DAYS = 30;
 
 /** The dashboard at `/admin`: what runs now, today's activity, usage by provider. */
 export function createDashboardRoutes(deps: DashboardRoutesDeps) {
   const { kit, debate, reports, providers } = deps;
 
   const dashboard = async ({ authed }: { authed: Authed }) => {
-    const today = startOfTodayUtc();
-    const [running, counts, usageToday, usageAllTime, providerList] = await Promise.all([
-      debate.listSessions({ status: "running", limit: 20, offset: 0 }),
-      reports.sessionCounts({ since: today }),
-      reports.usageByProvider({ since: today }),
-      reports.usageByProvider(),
-      providers.list(),
-    ]);
+    const now = new Date();
+    const today = startOfUtcDay(now);
+    const [running, counts, usageToday, usageAllTime, usageRecent, activity, providerList] =
+      await Promise.all([
+        debate.listSessions({ status: "running", limit: 20, offset: 0 }),
+        reports.sessionCounts({ since: today }),
+        reports.usageByProvider({ since: today }),
+        reports.usageByProvider(),
+        reports.usageByProvider({ since: startOfUtcDay(now, CHART_DAYS - 1) }),
+        reports.dailyActivity({ days: CHART_DAYS, now }),
+        providers.list(),
+      ]);
     return (
       <DashboardPage
         context={authed.page}
@@ -45,6 +47,8 @@ export function createDashboardRoutes(deps: DashboardRoutesDeps) {
         todayCost={usageToday.reduce((sum, row) => addCostUsd(sum, row.cost), ZERO_COST_USD)}
         usageToday={usageToday}
         usageAllTime={usageAllTime}
+        usageRecent={usageRecent}
+        activity={activity}
         enabledProviders={providerList.filter((provider) => provider.enabled).length}
       />
     );

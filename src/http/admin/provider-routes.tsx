@@ -176,13 +176,11 @@ export function createProviderRoutes(deps: ProviderRoutesDeps) {
     )
     .post(
       "/:id/test",
-      async ({ authed, params, set }) => {
+      async ({ authed, params, request, set }) => {
         const provider = await find(routeId(params.id));
         if (!provider) return kit.notFound(set, authed.page);
-        const result = await providers.testConnection(
-          provider.id,
-          AbortSignal.timeout(deps.testConnectionTimeoutMs),
-        );
+        const timeoutMs = deps.testConnectionTimeoutMs;
+        const result = await providers.testConnection(provider.id, AbortSignal.timeout(timeoutMs));
         const notice: NoticeData = result.ok
           ? {
               kind: "ok",
@@ -190,9 +188,14 @@ export function createProviderRoutes(deps: ProviderRoutesDeps) {
             }
           : {
               kind: "error",
-              text: `${provider.name}: connection failed — ${result.error.message}${result.error.status ? ` (HTTP ${result.error.status})` : ""}`,
+              text:
+                result.error.code === "timeout"
+                  ? `${provider.name}: no answer within ${timeoutMs / 1000} s — check the base URL and that the provider is up.`
+                  : `${provider.name}: connection failed — ${result.error.message}${result.error.status ? ` (HTTP ${result.error.status})` : ""}`,
             };
         kit.log.info("provider connection tested", { provider: provider.id, ok: result.ok });
+        // admin.js asks for the result alone and shows it in place; without scripts, the page again.
+        if (request.headers.get("accept") === "application/json") return notice;
         return list(authed, notice);
       },
       { form: true },
