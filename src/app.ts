@@ -12,6 +12,7 @@ import type { ChatModelOptions } from "./debate/model-factory";
 import type { SchedulerOptions } from "./debate/scheduler";
 import { deriveCookieSecret } from "./http/admin/admin-auth";
 import { type AdminRoutesOptions, createAdminRoutes } from "./http/admin/admin-routes";
+import { createAdminSessionStore } from "./http/admin/admin-session-store";
 import { createApiRoutes } from "./http/api/api-routes";
 import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
@@ -197,6 +198,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
           ...services,
           admin: config.admin,
           cookieSecret: deriveCookieSecret(config.secretsKey),
+          sessions: createAdminSessionStore({
+            coordination,
+            idleTimeoutMs: async () => (await settings.getAll()).ADMIN_IDLE_TIMEOUT_MIN * 60_000,
+            lifetimeMs: tuning.admin?.sessionTtlMs,
+            now: tuning.admin?.now,
+          }),
+          trustProxy: config.trustProxy,
           settingsDefaults: config.defaults,
           options: tuning.admin,
         }),

@@ -40,15 +40,22 @@ interface VariableSpec {
   expected: string;
 }
 
-/** Rounds a debate may have: the one rule behind MAX_ROUNDS and every door's `max_rounds`. */
+/**
+ * How many rounds a debate may have: the rule of MAX_ROUNDS, of the API's `max_rounds` and of the
+ * admin's "start a debate" form, defined once here.
+ */
 export const ROUNDS_RANGE = { min: 1, max: 50 } as const;
+/** {@link ROUNDS_RANGE} as an arktype number rule. */
+export const roundsRule = type(`${ROUNDS_RANGE.min} <= number.integer <= ${ROUNDS_RANGE.max}`);
+/** {@link ROUNDS_RANGE} in words, for messages: "an integer from 1 to 50". */
+export const ROUNDS_EXPECTED = `an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}`;
 
 /** Settings that operators may change at runtime (settings table); their env values are the defaults. */
 export const runtimeSettingSpecs = {
   MAX_ROUNDS: {
-    schema: positiveInt(ROUNDS_RANGE.min, ROUNDS_RANGE.max),
+    schema: type("string.integer.parse").pipe(roundsRule),
     defaultValue: "5",
-    expected: `an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}`,
+    expected: ROUNDS_EXPECTED,
   },
   TURN_TIMEOUT_SEC: {
     schema: positiveInt(1, 600),
@@ -80,6 +87,11 @@ export const runtimeSettingSpecs = {
     defaultValue: "https://pay.example.com/xyz",
     expected: "an https URL",
   },
+  ADMIN_IDLE_TIMEOUT_MIN: {
+    schema: positiveInt(1, 1440),
+    defaultValue: "120",
+    expected: "an integer from 1 to 1440",
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 const variableSpecs = {
@@ -104,6 +116,11 @@ const variableSpecs = {
   SECRETS_KEY: { schema: anyString, secret: true, expected: "one or more comma-separated Fernet keys" },
   ADMIN_USERNAME: { schema: anyString, defaultValue: "admin", expected: "a user name" },
   ADMIN_PASSWORD: { schema: anyString, secret: true, defaultValue: "", expected: "a password" },
+  TRUST_PROXY: {
+    schema: positiveInt(0, 100),
+    defaultValue: "0",
+    expected: "a number of proxies from 0 to 100",
+  },
   API_TOKEN: { schema: anyString, secret: true, defaultValue: "", expected: "a token" },
   LOG_LEVEL: { schema: logLevel, defaultValue: "info", expected: "debug, info, warn or error" },
   OPENAI_API_KEY: { schema: anyString, secret: true, defaultValue: "", expected: "an API key" },
@@ -139,6 +156,8 @@ export interface RuntimeSettings {
   /** Decimal string, exact (money is never a float). */
   SESSION_COST_LIMIT_USD: string;
   PAYMENT_URL: string;
+  /** Minutes without a request after which an admin login ends. */
+  ADMIN_IDLE_TIMEOUT_MIN: number;
 }
 
 /** The parsed configuration. */
@@ -154,6 +173,11 @@ export interface Config {
   /** Raw SECRETS_KEY value (comma-separated Fernet keys); parsed by the secret box. */
   secretsKey: string;
   admin: { username: string; password: string };
+  /**
+   * Reverse proxies in front of the app (TRUST_PROXY): the client address is the entry this many
+   * places from the right of X-Forwarded-For, and the admin cookie is Secure; 0 = none.
+   */
+  trustProxy: number;
   apiToken: string;
   logLevel: "debug" | "info" | "warn" | "error";
   providers: {
@@ -270,6 +294,7 @@ export function createConfig(env: Env): Config {
     },
     secretsKey: get<string | undefined>("SECRETS_KEY") ?? "",
     admin: { username: get("ADMIN_USERNAME"), password: get("ADMIN_PASSWORD") },
+    trustProxy: get("TRUST_PROXY"),
     apiToken: get("API_TOKEN"),
     logLevel: get("LOG_LEVEL"),
     providers: {

@@ -210,6 +210,8 @@ export function PostButton(
     confirm?: string;
     fields?: Record<string, string>;
     title?: string;
+    /** Handled by admin.js (`test-connection`: sent in the background with progress shown). */
+    script?: "test-connection";
   }>,
 ): JSX.Element {
   return (
@@ -217,6 +219,7 @@ export function PostButton(
       method="post"
       action={attr(props.action)}
       data-confirm={props.confirm ? attr(props.confirm) : undefined}
+      data-script={props.script}
     >
       <CsrfInput token={props.csrf} />
       {Object.entries(props.fields ?? {}).map(([name, value]) => (

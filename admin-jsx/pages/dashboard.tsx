@@ -1,7 +1,8 @@
 /** @jsxImportSource @kitajs/html */
 /** Dashboard: what runs now, today's activity, and what each provider costs. */
-import type { ProviderUsage } from "../../src/catalog/admin-reports";
+import type { DailyActivity, ProviderUsage } from "../../src/catalog/admin-reports";
 import type { SessionListItem } from "../../src/debate/debate-service";
+import { BarChart, ColumnChart } from "../components/charts";
 import { formatInt, formatTime, formatUsd, truncate } from "../components/format";
 import { StatusBadge } from "../components/ui";
 import { Layout, type PageContext } from "../layout";
@@ -48,6 +49,91 @@ function UsageTable({ rows }: { rows: ProviderUsage[] }): JSX.Element {
   );
 }
 
+/** Debates and cost per day, tokens and cost by provider, over the last days. */
+function RecentCharts({
+  activity,
+  usage,
+}: {
+  activity: DailyActivity[];
+  usage: ProviderUsage[];
+}): JSX.Element {
+  const days = activity.length;
+  const debates = activity.map((row) => ({
+    label: row.day.slice(5),
+    value: row.debates,
+    text: `${formatInt(row.debates)} debate${row.debates === 1 ? "" : "s"}`,
+  }));
+  const costs = activity.map((row) => ({
+    label: row.day.slice(5),
+    value: Number(row.cost),
+    text: formatUsd(row.cost),
+  }));
+  const totalDebates = activity.reduce((sum, row) => sum + row.debates, 0);
+  const maxDebates = Math.max(0, ...activity.map((row) => row.debates));
+  const maxCost = activity.reduce((best, row) => (Number(row.cost) > Number(best) ? row.cost : best), "0");
+  const tokens = usage.map((row) => ({
+    label: row.name,
+    value: row.tokensIn + row.tokensOut,
+    text: `${formatInt(row.tokensIn + row.tokensOut)} tokens`,
+  }));
+  const providerCosts = usage.map((row) => ({
+    label: row.name,
+    value: Number(row.cost),
+    text: formatUsd(row.cost),
+  }));
+  return (
+    <div class="card">
+      <h2 safe>{`Last ${days} days`}</h2>
+      <div class="chart-grid">
+        <figure>
+          <ColumnChart
+            id="chart-debates"
+            title={`Debates per day, last ${days} days`}
+            summary={`${totalDebates} debates in ${days} days; at most ${maxDebates} in a day.`}
+            points={debates}
+            maxText={formatInt(maxDebates)}
+          />
+          <figcaption safe>{`Debates per day · ${formatInt(totalDebates)} in all`}</figcaption>
+        </figure>
+        <figure>
+          <ColumnChart
+            id="chart-cost"
+            title={`Cost per day, last ${days} days`}
+            summary={`At most ${formatUsd(maxCost)} in a day.`}
+            points={costs}
+            maxText={formatUsd(maxCost)}
+          />
+          <figcaption>Cost per day (USD)</figcaption>
+        </figure>
+        {usage.length === 0 ? (
+          <p class="empty">No LLM calls in this period.</p>
+        ) : (
+          <>
+            <figure>
+              <BarChart
+                id="chart-provider-tokens"
+                title={`Tokens by provider, last ${days} days`}
+                summary={tokens.map((point) => `${point.label}: ${point.text}`).join("; ")}
+                points={tokens}
+              />
+              <figcaption>Tokens by provider (in + out)</figcaption>
+            </figure>
+            <figure>
+              <BarChart
+                id="chart-provider-cost"
+                title={`Cost by provider, last ${days} days`}
+                summary={providerCosts.map((point) => `${point.label}: ${point.text}`).join("; ")}
+                points={providerCosts}
+              />
+              <figcaption>Cost by provider (USD)</figcaption>
+            </figure>
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
+
 export function DashboardPage(props: {
   context: PageContext;
   running: SessionListItem[];
@@ -56,6 +142,10 @@ export function DashboardPage(props: {
   todayCost: string;
   usageToday: ProviderUsage[];
   usageAllTime: ProviderUsage[];
+  /** One row per day, oldest first. */
+  activity: DailyActivity[];
+  /** Usage by provider over the same days. */
+  usageRecent: ProviderUsage[];
   enabledProviders: number;
 }): JSX.Element {
   return (
@@ -147,6 +237,8 @@ export function DashboardPage(props: {
           </div>
         )}
       </div>
+
+      <RecentCharts activity={props.activity} usage={props.usageRecent} />
 
       <div class="card">
         <h2>Usage by provider today</h2>

@@ -43,6 +43,8 @@ export function ProvidersPage(props: {
           Add provider
         </a>
       </div>
+      {/* Where admin.js shows the result of a "Test connection" it sent in the background. */}
+      <div id="test-result" aria-live="polite"></div>
       {enabledCount < 2 ? (
         <div class="notice notice-info" role="status">
           A debate needs at least two enabled providers.
@@ -147,6 +149,7 @@ export function ProvidersPage(props: {
                             action={`/admin/providers/${provider.id}/test`}
                             csrf={context.csrf}
                             class="small-button"
+                            script="test-connection"
                           >
                             Test connection
                           </PostButton>

@@ -78,6 +78,38 @@ function MessageCard(props: { message: Message; participant: SessionParticipant 
   );
 }
 
+/** Endings that are not the debate running its course: the operator is told why, up front. */
+const troubledEnds = new Set(["no_participants", "turn_timeout", "error"]);
+
+/**
+ * Why a debate ended early (no working providers left, timeouts, an error): the stop reason, its
+ * detail and each excluded participant's reason, where the operator looks first.
+ */
+function EndReason({ detail }: { detail: SessionDetail }): JSX.Element {
+  const { session, participants } = detail;
+  if (!troubledEnds.has(session.stopReason ?? "") && session.status !== "failed") return "";
+  const excluded = participants.filter((participant) => participant.status === "excluded");
+  return (
+    <div class="notice notice-error end-reason" id="end-reason" role="alert">
+      <strong safe>{`Ended: ${describeStopReason(session.stopReason ?? session.status)}`}</strong>
+      {session.stopDetail ? <p safe>{session.stopDetail}</p> : ""}
+      {excluded.length > 0 ? (
+        <ul>
+          {excluded.map((participant) => (
+            <li>
+              <span safe>{participant.displayName}</span>
+              {" — "}
+              <span safe>{participant.exclusionReason ?? "excluded"}</span>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        ""
+      )}
+    </div>
+  );
+}
+
 /** The part of the page that changes while the debate runs (re-rendered as a fragment). */
 export function SessionLive(props: {
   detail: SessionDetail;
@@ -89,6 +121,7 @@ export function SessionLive(props: {
   const open = session.status === "created" || session.status === "running";
   return (
     <div class="live-body" data-status={session.status}>
+      <EndReason detail={props.detail} />
       <div class="card">
         <div class="page-head status-head">
           <div>
@@ -115,7 +148,7 @@ export function SessionLive(props: {
             ""
           )}
         </div>
-        {session.stopDetail ? (
+        {session.stopDetail && !troubledEnds.has(session.stopReason ?? "") ? (
           <p class="small" safe>
             {session.stopDetail}
           </p>

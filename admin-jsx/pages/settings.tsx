@@ -57,6 +57,12 @@ export const settingFields: {
     hint: rule("PAYMENT_URL", "opened by “Thank the creator” in the bot"),
     inputmode: "url",
   },
+  {
+    key: "ADMIN_IDLE_TIMEOUT_MIN",
+    label: "Admin idle timeout (minutes)",
+    hint: rule("ADMIN_IDLE_TIMEOUT_MIN", "a login unused this long ends; any login ends after 12 hours"),
+    inputmode: "numeric",
+  },
 ];
 
 function SettingField(props: {

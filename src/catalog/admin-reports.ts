@@ -1,5 +1,5 @@
 /**
- * Read-only reports for the operator: usage per provider, session counts, and the Telegram users
+ * Read-only reports for the operator: usage per provider, session counts, activity per day, and the Telegram users
  * behind sessions. Door-free queries; the admin renders them, the API may reuse them.
  */
 import { and, count, eq, gte, inArray, isNotNull, sql } from "drizzle-orm";
@@ -80,6 +80,50 @@ export async function sessionCounts(
   return { total, byStatus };
 }
 
+/** One UTC day of activity: debates created and the cost of the LLM calls made that day. */
+export interface DailyActivity {
+  /** `YYYY-MM-DD` (UTC). */
+  day: string;
+  debates: number;
+  /** Decimal string, 8 places. */
+  cost: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The first moment of the UTC day `daysAgo` days before `now`'s. */
+export function startOfUtcDay(now: Date, daysAgo = 0): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - daysAgo * DAY_MS);
+}
+
+/** The last `days` UTC days up to today, oldest first, every day present (zero when idle). */
+export async function dailyActivity(db: Db, options: { days: number; now?: Date }): Promise<DailyActivity[]> {
+  const since = startOfUtcDay(options.now ?? new Date(), options.days - 1);
+  const dayOf = (column: typeof sessions.createdAt | typeof messages.createdAt) =>
+    sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD')`;
+  const [debates, costs] = await Promise.all([
+    db
+      .select({ day: dayOf(sessions.createdAt), n: count() })
+      .from(sessions)
+      .where(gte(sessions.createdAt, since))
+      .groupBy(dayOf(sessions.createdAt)),
+    db
+      .select({
+        day: dayOf(messages.createdAt),
+        cost: sql<string>`coalesce(sum(${messages.cost}), 0)::numeric(18,8)::text`,
+      })
+      .from(messages)
+      .where(gte(messages.createdAt, since))
+      .groupBy(dayOf(messages.createdAt)),
+  ]);
+  const debatesByDay = new Map(debates.map((row) => [row.day, row.n]));
+  const costByDay = new Map(costs.map((row) => [row.day, row.cost]));
+  return Array.from({ length: options.days }, (_, index) => {
+    const day = new Date(since.getTime() + index * DAY_MS).toISOString().slice(0, 10);
+    return { day, debates: debatesByDay.get(day) ?? 0, cost: costByDay.get(day) ?? "0.00000000" };
+  });
+}
+
 /** The users with these ids. */
 export async function usersByIds(db: Db, ids: readonly number[]): Promise<Map<number, User>> {
   const unique = [...new Set(ids)];
@@ -111,6 +155,7 @@ export async function findUserByHandle(db: Db, handle: string): Promise<User | n
 export interface ReportsService {
   usageByProvider(options?: { since?: Date }): Promise<ProviderUsage[]>;
   sessionCounts(options?: { since?: Date }): ReturnType<typeof sessionCounts>;
+  dailyActivity(options: { days: number; now?: Date }): Promise<DailyActivity[]>;
   usersByIds(ids: readonly number[]): Promise<Map<number, User>>;
   findUserByHandle(handle: string): Promise<User | null>;
 }
@@ -119,6 +164,7 @@ export function createReports(db: Db): ReportsService {
   return {
     usageByProvider: (options) => usageByProvider(db, options),
     sessionCounts: (options) => sessionCounts(db, options),
+    dailyActivity: (options) => dailyActivity(db, options),
     usersByIds: (ids) => usersByIds(db, ids),
     findUserByHandle: (handle) => findUserByHandle(db, handle),
   };

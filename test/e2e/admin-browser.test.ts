@@ -165,8 +165,24 @@ describe("admin in a browser", () => {
     await page.getByText("Provider saved.").waitFor();
     expect(stack.secretBox.decrypt((await providerRow("ChatGPT")).apiKeyEncrypted!)).toBe(KEYS.chatGpt);
 
-    await page.locator("tr", { hasText: "ChatGPT" }).getByRole("button", { name: "Test connection" }).click();
-    await page.getByText(/ChatGPT: connected in \d+ ms \(model gpt-4o-mini\)/).waitFor();
+    // The test runs in the background: progress on the button, the result in place, no reload.
+    await page.evaluate(() => {
+      (window as unknown as { marker: string }).marker = "same page";
+    });
+    stack.fakeLlm.enqueue({ text: "ok", delayMs: 800 });
+    const testButton = page
+      .locator("tr", { hasText: "ChatGPT" })
+      .getByRole("button", { name: "Test connection" });
+    await testButton.click();
+    const testing = page.locator("tr", { hasText: "ChatGPT" }).getByRole("button", { name: "Testing…" });
+    await testing.waitFor();
+    expect(await testing.isDisabled()).toBe(true);
+    expect(await page.locator("#test-result").textContent()).toBe("Testing the connection…");
+    await page
+      .locator("#test-result", { hasText: /ChatGPT: connected in \d+ ms \(model gpt-4o-mini\)/ })
+      .waitFor();
+    expect(await testButton.isEnabled()).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
     expect(stack.fakeLlm.requests.at(-1)?.headers.authorization).toBe(`Bearer ${KEYS.chatGpt}`);
     await shot("05-providers");
   });
@@ -325,6 +341,27 @@ describe("admin in a browser", () => {
     await page.goto("/admin/sessions");
     await page.locator("tr[data-session] a").first().click();
     await shot("19-phone-session");
+    // The dashboard's charts at 375 px: present, drawn, inside the screen.
+    await page.setViewportSize({ width: 375, height: 812 });
+    await page.goto("/admin");
+    const charts = page.locator("svg.chart");
+    expect(await charts.count()).toBe(4);
+    for (const box of await charts.evaluateAll((nodes) =>
+      nodes.map((node) => {
+        const rect = node.getBoundingClientRect();
+        return { left: rect.left, right: rect.right, width: rect.width, height: rect.height };
+      }),
+    )) {
+      expect(box.width).toBeGreaterThan(200);
+      expect(box.height).toBeGreaterThan(20);
+      expect(box.left).toBeGreaterThanOrEqual(0);
+      expect(box.right).toBeLessThanOrEqual(375);
+    }
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+    ).toBeLessThanOrEqual(0);
+    await page.locator("#chart-debates").scrollIntoViewIfNeeded();
+    await shot("20-phone-dashboard-charts");
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 

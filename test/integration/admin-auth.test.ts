@@ -14,7 +14,8 @@ beforeAll(async () => {
   stack = await createTestStack({ startEngine: false });
   app = await createAdminTestApp(stack, { options: { loginThrottle: { maxFailures: 3, lockMs: 60_000 } } });
   proxied = await createAdminTestApp(stack, {
-    options: { trustProxy: true, loginThrottle: { maxFailures: 3, lockMs: 60_000 } },
+    env: { TRUST_PROXY: "1" },
+    options: { loginThrottle: { maxFailures: 3, lockMs: 60_000 } },
   });
 });
 afterAll(async () => {
@@ -104,6 +105,12 @@ describe("sign-in", () => {
     expect(cookie).toContain("SameSite=Strict");
     expect(cookie).toContain("Path=/admin");
     expect(cookie).not.toContain(ADMIN_PASSWORD);
+    // Behind a trusted proxy (TRUST_PROXY) the cookie is Secure; served directly over http it is not.
+    expect(cookie).toContain("Secure");
+    const direct = await client().login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    expect(direct.headers.getSetCookie().find((line) => line.startsWith("rt_admin_session="))).not.toContain(
+      "Secure",
+    );
     const home = await browser.get("/admin");
     expect(home.status).toBe(200);
     expect(home.text).toContain("Dashboard");
@@ -225,25 +232,179 @@ describe("sign-in", () => {
     const browser = clientFrom("10.0.0.8");
     await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD);
     const cookie = browser.cookies.get("rt_admin_session")!;
-    const [payload, signature] = cookie.split(".");
-    const forgedPayload = Buffer.from(
-      JSON.stringify({ u: "admin", s: "x", e: Date.now() + 10 ** 9 }),
-    ).toString("base64url");
+    const [sid, signature] = cookie.split(".");
     for (const value of [
-      `${forgedPayload}.${signature}`,
-      `${payload}.AAAA${signature!.slice(4)}`,
+      `${"A".repeat(sid!.length)}.${signature}`,
+      `${sid}.AAAA${signature!.slice(4)}`,
+      sid!,
       "garbage",
       "",
     ]) {
       const intruder = new AdminClient((request) => app.handle(request));
       intruder.cookies.set("rt_admin_session", value);
-      expect((await intruder.get("/admin")).status).toBe(303);
+      const answer = await intruder.get("/admin");
+      expect(answer.status).toBe(303);
+      // The bad cookie is dropped; asked again without it, the browser lands on the login form.
+      expect(intruder.cookies.has("rt_admin_session")).toBe(false);
+      expect((await intruder.get(answer.location!)).location).toBe("/admin/login");
     }
     // Signed with another secret (another installation): refused.
     const otherApp = await createAdminTestApp(stack, { password: "another-password" });
     const foreign = new AdminClient((request) => otherApp.handle(request));
     foreign.cookies.set("rt_admin_session", cookie);
     expect((await foreign.get("/admin")).status).toBe(303);
+  });
+});
+
+describe("hardening", () => {
+  test("the client address is the proxy's right-most entry: a forged left-most one changes nothing", async () => {
+    const forging = (forged: string) =>
+      new AdminClient((request) => {
+        const headers = new Headers(request.headers);
+        headers.set("x-forwarded-for", `${forged}, 10.0.2.1`);
+        return proxied.handle(new Request(request, { headers }));
+      });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const browser = forging(`192.0.2.${attempt}`);
+      await browser.get("/admin/login");
+      expect(
+        (await browser.post("/admin/login", { username: ADMIN_USERNAME, password: "guess" })).status,
+      ).toBe(401);
+    }
+    const again = forging("192.0.2.99");
+    await again.get("/admin/login");
+    expect(
+      (await again.post("/admin/login", { username: ADMIN_USERNAME, password: ADMIN_PASSWORD })).status,
+    ).toBe(429);
+  });
+
+  test("failures from other addresses or under other usernames never lock the real admin out", async () => {
+    // More failures than the username alarm, each from another address, plus a flood of other usernames.
+    for (let index = 0; index < 14; index++) {
+      const attacker = clientFrom(`198.51.100.${index}`);
+      await attacker.get("/admin/login");
+      await attacker.post("/admin/login", { username: ADMIN_USERNAME, password: `guess-${index}` });
+      await attacker.post("/admin/login", { username: `user-${index}`, password: "x" });
+    }
+    const admin = clientFrom("10.0.3.1");
+    expect((await admin.login(ADMIN_USERNAME, ADMIN_PASSWORD)).status).toBe(303);
+    expect((await admin.get("/admin")).status).toBe(200);
+    // While the username is under attack, one wrong guess is enough to lock a new address out.
+    const fresh = clientFrom("198.51.100.200");
+    await fresh.get("/admin/login");
+    expect((await fresh.post("/admin/login", { username: ADMIN_USERNAME, password: "nope" })).status).toBe(
+      401,
+    );
+    expect(
+      (await fresh.post("/admin/login", { username: ADMIN_USERNAME, password: ADMIN_PASSWORD })).status,
+    ).toBe(429);
+  });
+
+  test("a logout holds on another instance and after a restart", async () => {
+    const browser = clientFrom("10.0.3.2");
+    await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    const cookie = browser.cookies.get("rt_admin_session")!;
+    const other = await createAdminTestApp(stack, { env: { TRUST_PROXY: "1" } });
+    const replay = (target: typeof app) => {
+      const client = new AdminClient((request) => target.handle(request));
+      client.cookies.set("rt_admin_session", cookie);
+      return client.get("/admin");
+    };
+    // One login works on every instance (same stores, same secrets)...
+    expect((await replay(other)).status).toBe(200);
+    await browser.get("/admin");
+    await browser.post("/admin/logout");
+    // ...and its logout too.
+    expect((await replay(other)).status).toBe(303);
+    expect((await replay(app)).status).toBe(303);
+    const restarted = await stack.restart({ env: { ADMIN_PASSWORD }, startEngine: false });
+    expect((await replay(restarted.http)).status).toBe(303);
+  });
+
+  test("a login unused for ADMIN_IDLE_TIMEOUT_MIN ends; one in use lasts up to its lifetime", async () => {
+    const clock = { now: Date.now() };
+    const timed = await createAdminTestApp(stack, { options: { now: () => clock.now } });
+    await stack.settings.update({ ADMIN_IDLE_TIMEOUT_MIN: 30 }, "test");
+    try {
+      const browser = new AdminClient((request) => timed.handle(request));
+      await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+      for (let step = 0; step < 3; step++) {
+        clock.now += 29 * 60_000;
+        expect((await browser.get("/admin")).status).toBe(200);
+      }
+      clock.now += 31 * 60_000;
+      const idle = await browser.get("/admin/settings");
+      expect(idle.status).toBe(303);
+      expect(idle.location).toBe(`/admin/login?next=${encodeURIComponent("/admin/settings")}`);
+      // The absolute lifetime holds however busy the login is.
+      await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+      // 24 requests 29 minutes apart: 696 minutes, under the 12 hours (720).
+      for (let step = 0; step < 24; step++) {
+        clock.now += 29 * 60_000;
+        expect((await browser.get("/admin")).status).toBe(200);
+      }
+      clock.now += 29 * 60_000;
+      expect((await browser.get("/admin")).status).toBe(303);
+    } finally {
+      await stack.settings.update({ ADMIN_IDLE_TIMEOUT_MIN: 120 }, "test");
+    }
+  });
+
+  test("oversized forms are refused with 413 before being read; without a session nothing is read", async () => {
+    const browser = clientFrom("10.0.3.3");
+    await browser.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    await browser.get("/admin/settings");
+    const before = (await stack.settings.getAll()).PAYMENT_URL;
+    const big = `_csrf=x&PAYMENT_URL=${"a".repeat(70 * 1024)}`;
+    const cookie = [...browser.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+    const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+      proxied.handle(
+        new Request("http://admin.test/admin/settings", {
+          method: "POST",
+          body,
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-forwarded-for": "10.0.3.3",
+            ...headers,
+          },
+        }),
+      );
+    const declared = await post(big, { cookie });
+    expect(declared.status).toBe(413);
+    expect(await declared.text()).toContain("Request too large");
+    // A chunked body (no Content-Length) is cut off while reading.
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let index = 0; index < 40; index++) controller.enqueue(new Uint8Array(4096).fill(97));
+        controller.close();
+      },
+    });
+    expect((await post(chunked, { cookie })).status).toBe(413);
+    // Without a session the body is not even looked at.
+    let pulled = 0;
+    const unread = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(4096).fill(97));
+      },
+    });
+    const anonymous = await post(unread);
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get("location")).toBe("/admin/login");
+    expect(pulled).toBeLessThanOrEqual(1);
+    // The sign-in form has the same cap.
+    expect(
+      (
+        await proxied.handle(
+          new Request("http://admin.test/admin/login", {
+            method: "POST",
+            body: big,
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+          }),
+        )
+      ).status,
+    ).toBe(413);
+    expect((await stack.settings.getAll()).PAYMENT_URL).toBe(before);
   });
 });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditLogs, personalities, providers } from "../../src/db/schema";
 import { createAdminTestApp } from "../helpers/admin-app";
-import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
+import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient, csrfFrom } from "../helpers/admin-client";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -336,6 +336,37 @@ describe("providers", () => {
     expect(failed.text).toContain("HTTP 401");
     expect(failed.text).toContain('class="notice notice-error"');
     expectNoSecrets(failed.text);
+  });
+
+  test("the page script gets the result alone (JSON); no answer is reported at the timeout, not after 20 s", async () => {
+    const chatGpt = (await providerByName("ChatGPT"))!;
+    const impatient = await createAdminTestApp(stack, { options: { testConnectionTimeoutMs: 300 } });
+    const operator = new AdminClient((request) => impatient.handle(request));
+    await operator.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    await operator.get("/admin/providers");
+    expect(operator.lastPage).toContain('data-script="test-connection"');
+    const asScript = () =>
+      operator.request(
+        "POST",
+        `/admin/providers/${chatGpt.id}/test`,
+        new URLSearchParams({ _csrf: csrfFrom(operator.lastPage) }),
+        { accept: "application/json" },
+      );
+    stack.fakeLlm.enqueue({ text: "ok" });
+    const ok = await asScript();
+    expect(ok.headers.get("content-type")).toContain("application/json");
+    expect(JSON.parse(ok.text)).toEqual({
+      kind: "ok",
+      text: expect.stringMatching(/^ChatGPT: connected in \d+ ms \(model gpt-test\)/),
+    });
+    stack.fakeLlm.enqueue({ text: "late", delayMs: 3_000 });
+    const started = Date.now();
+    const slow = await asScript();
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(JSON.parse(slow.text)).toEqual({
+      kind: "error",
+      text: "ChatGPT: no answer within 0.3 s — check the base URL and that the provider is up.",
+    });
   });
 
   test("delete removes the provider (audited); deleting again is a 404", async () => {

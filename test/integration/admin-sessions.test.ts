@@ -136,6 +136,39 @@ describe("starting a debate from the admin", () => {
   });
 });
 
+describe("a debate that ends for lack of working providers", () => {
+  test("the session page says why, with the detail and each exclusion reason, first thing", async () => {
+    stack.fakeLlm.setResponder(() => ({ status: 401, errorMessage: "Incorrect API key <b>provided</b>" }));
+    try {
+      await browser.get("/admin/sessions");
+      const started = await browser.post("/admin/sessions", { topic: "Nobody can speak" });
+      const sessionId = sessionIdOf(started.location);
+      const ended = await waitForStatus(sessionId, ["finished", "stopped", "failed"]);
+      expect(ended.stopReason).toBe("no_participants");
+      const page = await browser.get(`/admin/sessions/${sessionId}`);
+      const block =
+        /<div class="notice notice-error end-reason" id="end-reason" role="alert">([\s\S]*?)<\/div>/.exec(
+          page.text,
+        )?.[1];
+      expect(block).toBeDefined();
+      expect(block).toContain("Ended: fewer than two participants left");
+      if (ended.stopDetail) expect(block).toContain(Bun.escapeHTML(ended.stopDetail));
+      const participants = await stack.debate.getSession(sessionId);
+      const excluded = participants.participants.filter((participant) => participant.status === "excluded");
+      expect(excluded.length).toBeGreaterThan(0);
+      for (const participant of excluded) {
+        expect(block).toContain(`<li><span>${participant.displayName}</span> — <span>`);
+        expect(block).toContain(Bun.escapeHTML(participant.exclusionReason!));
+      }
+      expect(block).not.toContain("<b>provided</b>");
+      // It comes before the facts and the transcript.
+      expect(page.text.indexOf('id="end-reason"')).toBeLessThan(page.text.indexOf("<h2>Participants</h2>"));
+    } finally {
+      stack.fakeLlm.setResponder(() => ({}));
+    }
+  }, 20000);
+});
+
 describe("live view and force stop", () => {
   test("events stream while a debate runs; force stop ends it at once and is audited", async () => {
     // Distinct default answers, streamed slowly: a turn takes a few seconds.
@@ -275,5 +308,15 @@ describe("dashboard", () => {
     expect(page.text).toMatch(/<td>ChatGPT<\/td><td class="num">\d+<\/td>/);
     expect(page.text).toMatch(/<td>DeepSeek<\/td><td class="num">\d+<\/td>/);
     expect(page.text).toContain("Nothing is running.");
+    // Charts of the last 30 days: server-rendered SVG, named for screen readers, escaped labels.
+    for (const id of ["chart-debates", "chart-cost", "chart-provider-tokens", "chart-provider-cost"]) {
+      expect(page.text).toContain(`<svg class="chart" id="${id}" viewBox="0 0 320 `);
+      expect(page.text).toContain(`role="img" aria-labelledby="${id}-title ${id}-desc"`);
+    }
+    const debatesChart = /<svg class="chart" id="chart-debates"[\s\S]*?<\/svg>/.exec(page.text)![0];
+    expect(debatesChart.match(/<rect class="bar"/g)?.length).toBe(30);
+    const today = new Date().toISOString().slice(5, 10);
+    expect(debatesChart).toContain(`<title>${today}: ${todayCount} debates</title>`);
+    expect(page.text).toMatch(/<text class="chart-label" x="0" y="\d+">ChatGPT · [\d,]+ tokens<\/text>/);
   });
 });

@@ -334,6 +334,7 @@ describe("settings", () => {
       SESSION_TOKEN_LIMIT: 200000,
       SESSION_COST_LIMIT_USD: "1",
       PAYMENT_URL: "https://pay.example.com/xyz",
+      ADMIN_IDLE_TIMEOUT_MIN: 120,
     });
   });
 

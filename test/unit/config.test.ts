@@ -28,6 +28,7 @@ describe("config", () => {
       SESSION_TOKEN_LIMIT: 200000,
       SESSION_COST_LIMIT_USD: "1",
       PAYMENT_URL: "https://pay.example.com/xyz",
+      ADMIN_IDLE_TIMEOUT_MIN: 120,
     });
   });
 

@@ -1,14 +1,15 @@
 /**
- * Admin authentication: a signed cookie session, CSRF tokens bound to it, and login throttling.
+ * Admin authentication: the credentials, the two cookies (signed by Elysia) and CSRF tokens.
+ * The logins themselves live in the session store (`admin-session-store.ts`).
  *
- * The session is a stateless cookie `payload.signature` (HMAC-SHA256). The signing key is derived
- * from the cookie secret AND the configured credentials, so changing ADMIN_PASSWORD (or the
- * username) invalidates every session at once. CSRF tokens are HMACs of the session id, so they need
- * no storage either; the login form, which has no session yet, is bound to a short-lived random
- * "pre-session" cookie instead. Nothing here ever logs or returns a secret.
+ * The signing key is derived from the cookie secret AND the configured credentials, so changing
+ * ADMIN_PASSWORD (or the username) invalidates every cookie at once. CSRF tokens are HMACs of the
+ * session id, so they need no storage; the login form, which has no session yet, is bound to a
+ * short-lived random "pre-session" cookie instead. Nothing here ever logs or returns a secret.
  */
 
 import { createHmac, randomBytes } from "node:crypto";
+import { t } from "elysia";
 import { constantTimeEqual } from "../../platform/constant-time";
 
 export const SESSION_COOKIE = "rt_admin_session";
@@ -16,7 +17,6 @@ export const LOGIN_COOKIE = "rt_admin_login";
 /** Cookies live under the admin prefix only: the API and the bot webhook never see them. */
 export const COOKIE_PATH = "/admin";
 
-const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const LOGIN_COOKIE_TTL_SECONDS = 60 * 60;
 
 /**
@@ -27,99 +27,67 @@ export function deriveCookieSecret(secretsKey: string): string {
   return createHmac("sha256", secretsKey).update("round-table admin cookie v1").digest("base64url");
 }
 
-/** A verified admin session. */
-export interface AdminSession {
-  username: string;
-  /** Random id; the CSRF token is derived from it. */
-  sid: string;
-  expiresAt: number;
+/**
+ * The cookie schema of every admin route: Elysia verifies both signatures when it reads the
+ * cookies (a bad one throws `INVALID_COOKIE_SIGNATURE`) and signs what a handler sets.
+ */
+export function adminCookieSchema(signingKey: string) {
+  return t.Cookie(
+    {
+      [SESSION_COOKIE]: t.Optional(t.String()),
+      [LOGIN_COOKIE]: t.Optional(t.String()),
+    },
+    { secrets: signingKey, sign: [SESSION_COOKIE, LOGIN_COOKIE], httpOnly: true, sameSite: "strict" },
+  );
 }
 
-const base64url = (bytes: Buffer) => bytes.toString("base64url");
-
-/** Parses a `Cookie` header into name → value (first occurrence wins). */
-export function parseCookies(header: string | null): Map<string, string> {
-  const cookies = new Map<string, string>();
-  if (!header) return cookies;
-  for (const part of header.split(";")) {
-    const index = part.indexOf("=");
-    if (index <= 0) continue;
-    const name = part.slice(0, index).trim();
-    const value = part.slice(index + 1).trim();
-    if (!cookies.has(name)) cookies.set(name, value);
-  }
-  return cookies;
-}
-
-/** A `Set-Cookie` value: HttpOnly, SameSite=Strict, scoped to /admin; Secure over https. */
-export function serializeCookie(
-  name: string,
-  value: string,
-  options: { maxAgeSeconds: number; secure: boolean },
-): string {
-  return [
-    `${name}=${value}`,
-    `Path=${COOKIE_PATH}`,
-    `Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`,
-    "HttpOnly",
-    "SameSite=Strict",
-    ...(options.secure ? ["Secure"] : []),
-  ].join("; ");
-}
+/** Attributes of a cookie the admin sets (Elysia's app-wide default path would be `/`). */
+export const cookieAttributes = (maxAgeSeconds: number, secure: boolean) => ({
+  path: COOKIE_PATH,
+  maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
+  httpOnly: true,
+  sameSite: "strict" as const,
+  secure,
+});
 
 export interface AdminAuthOptions {
   username: string;
   password: string;
   /** Secret of the cookie signatures (derived from SECRETS_KEY by the caller). */
   cookieSecret: string;
-  sessionTtlMs?: number;
-  now?: () => number;
 }
 
 export interface AdminAuth {
   /** True when ADMIN_PASSWORD is set; without it the admin is disabled. */
   readonly enabled: boolean;
   readonly username: string;
-  readonly sessionTtlMs: number;
+  readonly loginCookieTtlSeconds: number;
+  /** The Elysia cookie schema (signing key bound to the credentials). */
+  readonly cookieSchema: ReturnType<typeof adminCookieSchema>;
   /** Checks a username/password pair in constant time. */
   checkCredentials(username: string, password: string): boolean;
-  /** A new session and its cookie value. */
-  issueSession(): { session: AdminSession; cookie: string };
-  /** The session in a cookie value, or null when missing, forged, expired or logged out. */
-  readSession(cookie: string | undefined): AdminSession | null;
-  /** Marks a session as logged out until it would have expired anyway. */
-  revoke(session: AdminSession): void;
-  csrfToken(session: AdminSession): string;
-  checkCsrf(session: AdminSession, token: unknown): boolean;
+  /** The CSRF token of the session with this id. */
+  csrfToken(sid: string): string;
+  checkCsrf(sid: string, token: unknown): boolean;
   /** A random value for the login pre-session cookie. */
   newLoginNonce(): string;
   loginCsrfToken(nonce: string): string;
-  checkLoginCsrf(nonce: string | undefined, token: unknown): boolean;
-  readonly loginCookieTtlSeconds: number;
+  checkLoginCsrf(nonce: unknown, token: unknown): boolean;
 }
 
 export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
-  const now = options.now ?? Date.now;
-  const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
   const enabled = options.password !== "";
   // Bound to the credentials: a password change logs every session out.
   const key = createHmac("sha256", options.cookieSecret)
     .update(`round-table admin session\0${options.username}\0${options.password}`)
-    .digest();
+    .digest("base64url");
   const mac = (label: string, data: string) =>
-    base64url(createHmac("sha256", key).update(`${label}\0${data}`).digest());
-  /** sid → expiry of sessions logged out (in-process; sessions are short-lived). */
-  const revoked = new Map<string, number>();
-  const pruneRevoked = () => {
-    const current = now();
-    for (const [sid, expiresAt] of revoked) if (expiresAt <= current) revoked.delete(sid);
-  };
-
+    createHmac("sha256", key).update(`${label}\0${data}`).digest("base64url");
   return {
     enabled,
     username: options.username,
-    sessionTtlMs,
     loginCookieTtlSeconds: LOGIN_COOKIE_TTL_SECONDS,
+    cookieSchema: adminCookieSchema(key),
 
     checkCredentials(username, password) {
       if (!enabled) return false;
@@ -129,59 +97,23 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
       return userOk && passwordOk;
     },
 
-    issueSession() {
-      const session: AdminSession = {
-        username: options.username,
-        sid: base64url(randomBytes(18)),
-        expiresAt: now() + sessionTtlMs,
-      };
-      const payload = base64url(
-        Buffer.from(JSON.stringify({ u: session.username, s: session.sid, e: session.expiresAt })),
-      );
-      return { session, cookie: `${payload}.${mac("session", payload)}` };
+    csrfToken(sid) {
+      return mac("csrf", sid);
     },
 
-    readSession(cookie) {
-      if (!enabled || !cookie) return null;
-      const dot = cookie.indexOf(".");
-      if (dot <= 0) return null;
-      const payload = cookie.slice(0, dot);
-      const signature = cookie.slice(dot + 1);
-      if (!constantTimeEqual(signature, mac("session", payload))) return null;
-      let data: { u?: unknown; s?: unknown; e?: unknown };
-      try {
-        data = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
-      } catch {
-        return null;
-      }
-      if (typeof data.u !== "string" || typeof data.s !== "string" || typeof data.e !== "number") return null;
-      if (data.u !== options.username || data.e <= now() || revoked.has(data.s)) return null;
-      return { username: data.u, sid: data.s, expiresAt: data.e };
+    checkCsrf(sid, token) {
+      return typeof token === "string" && token !== "" && constantTimeEqual(token, mac("csrf", sid));
     },
 
-    revoke(session) {
-      pruneRevoked();
-      revoked.set(session.sid, session.expiresAt);
-    },
-
-    csrfToken(session) {
-      return mac("csrf", session.sid);
-    },
-
-    checkCsrf(session, token) {
-      return typeof token === "string" && token !== "" && constantTimeEqual(token, mac("csrf", session.sid));
-    },
-
-    newLoginNonce() {
-      return base64url(randomBytes(18));
-    },
+    newLoginNonce: () => randomBytes(18).toString("base64url"),
 
     loginCsrfToken(nonce) {
       return mac("login", nonce);
     },
 
     checkLoginCsrf(nonce, token) {
-      if (!nonce || typeof token !== "string" || token === "") return false;
+      if (typeof nonce !== "string" || nonce === "" || typeof token !== "string" || token === "")
+        return false;
       return constantTimeEqual(token, mac("login", nonce));
     },
   };

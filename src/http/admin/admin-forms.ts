@@ -8,6 +8,7 @@ import type { ProviderFormValues } from "../../../admin-jsx/pages/providers";
 import type { FieldIssue } from "../../catalog/catalog-errors";
 import type { PersonalityView } from "../../catalog/personality-service";
 import type { ProviderView } from "../../catalog/provider-service";
+import { ROUNDS_EXPECTED, roundsRule } from "../../config";
 import { checked, type FormFields, field } from "./admin-http";
 
 type FieldErrors = Record<string, string | undefined>;
@@ -185,4 +186,13 @@ function canonicalJson(value: unknown): string {
 /** Deep equality of JSON values regardless of key order. */
 export function sameJson(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
+}
+
+/** The optional rounds field of "start a debate": blank means the MAX_ROUNDS setting. */
+export function readRoundsField(raw: string): { text: string; value?: number; error?: string } {
+  const text = raw.trim();
+  if (text === "") return { text };
+  const value = /^\d{1,6}$/.test(text) ? Number(text) : Number.NaN;
+  if (!roundsRule.allows(value)) return { text, error: `Must be ${ROUNDS_EXPECTED}.` };
+  return { text, value };
 }

@@ -1,7 +1,6 @@
 /**
- * HTTP plumbing of the admin: HTML responses with security headers, redirects, form fields.
- * Routes return `Response` objects built here, so the admin renders correctly whether or not the
- * host app also uses `@elysiajs/html`.
+ * HTTP plumbing of the admin: security headers and form fields. Pages are JSX rendered by
+ * `@elysiajs/html`; these helpers only read requests.
  */
 
 /**
@@ -20,68 +19,50 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join("; ");
 
-const securityHeaders: Record<string, string> = {
+/** Headers of every admin response (pages carry CSRF tokens and operator data: never cached). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": CONTENT_SECURITY_POLICY,
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "same-origin",
-  // Pages carry CSRF tokens and operator data: never cached.
   "cache-control": "no-store",
 };
-
-function buildHeaders(base: Record<string, string>, extra?: HeadersInit, cookies?: string[]): Headers {
-  const headers = new Headers(base);
-  if (extra) {
-    new Headers(extra).forEach((value, key) => {
-      headers.set(key, value);
-    });
-  }
-  for (const cookie of cookies ?? []) headers.append("set-cookie", cookie);
-  return headers;
-}
-
-/** A full page (doctype added) or, with `fragment`, a piece of one. */
-export function htmlResponse(
-  body: string,
-  options: { status?: number; headers?: HeadersInit; cookies?: string[]; fragment?: boolean } = {},
-): Response {
-  const text = options.fragment ? body : `<!doctype html>${body}`;
-  return new Response(text, {
-    status: options.status ?? 200,
-    headers: buildHeaders(
-      { "content-type": "text/html; charset=utf-8", ...securityHeaders },
-      options.headers,
-      options.cookies,
-    ),
-  });
-}
-
-/** 303 See Other: after a POST the browser GETs the target (no resubmission on reload). */
-export function redirect(location: string, options: { cookies?: string[] } = {}): Response {
-  return new Response(null, {
-    status: 303,
-    headers: buildHeaders({ location, "cache-control": "no-store" }, undefined, options.cookies),
-  });
-}
-
-export function textResponse(text: string, status: number): Response {
-  return new Response(text, {
-    status,
-    headers: buildHeaders({ "content-type": "text/plain; charset=utf-8", ...securityHeaders }),
-  });
-}
 
 /** A parsed form body: field name → values (a field may repeat). */
 export type FormFields = Record<string, string | string[] | undefined>;
 
-/** Elysia parses urlencoded bodies into an object; anything else (JSON, none) counts as empty. */
-export function asForm(body: unknown): FormFields {
-  if (!body || typeof body !== "object" || Array.isArray(body)) return {};
+/** The largest form body the admin reads; bigger ones are refused with 413 before being read. */
+export const MAX_FORM_BYTES = 64 * 1024;
+
+/**
+ * Reads a urlencoded form body of at most `limit` bytes; null when it is bigger. A declared
+ * Content-Length over the limit is refused before a byte is read, and a chunked (or lying) body
+ * is cut off once it passes the limit, so an oversized post never sits in memory. Any other
+ * content type counts as an empty form (and is not read).
+ */
+export async function readFormBody(request: Request, limit = MAX_FORM_BYTES): Promise<FormFields | null> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (!Number.isFinite(declared) || declared > limit) return null;
+  const type = request.headers.get("content-type") ?? "";
+  if (!request.body || !/^application\/x-www-form-urlencoded\b/i.test(type)) return {};
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
   const form: FormFields = {};
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value === "string") form[key] = value;
-    else if (Array.isArray(value))
-      form[key] = value.filter((item): item is string => typeof item === "string");
+  for (const [key, value] of new URLSearchParams(Buffer.concat(chunks).toString("utf8"))) {
+    const previous = form[key];
+    form[key] =
+      previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
   }
   return form;
 }

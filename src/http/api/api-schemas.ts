@@ -19,6 +19,7 @@ import {
   parseRuntimeSetting,
   type RuntimeSettingKey,
   type RuntimeSettings,
+  roundsRule,
   runtimeSettingKeys,
   runtimeSettingSpecs,
 } from "../../config";
@@ -57,7 +58,7 @@ export const createSessionBody = named(
   type({
     /** 1–1000 characters once trimmed (checked by the engine: `invalid_topic`). */
     topic: "string",
-    "max_rounds?": "1 <= number.integer <= 50",
+    "max_rounds?": roundsRule,
     /** Default: every enabled provider in admin order, each with its default personality. */
     "participants?": type({
       provider_id: "number.integer > 0",
@@ -287,6 +288,7 @@ export const settingsView = named(
     SESSION_TOKEN_LIMIT: "number.integer",
     SESSION_COST_LIMIT_USD: "string",
     PAYMENT_URL: stringFormats.uri,
+    ADMIN_IDLE_TIMEOUT_MIN: "number.integer",
   }),
   [defaultSettings()],
 );
@@ -307,6 +309,7 @@ export const updateSettingsBody = named(
     "SESSION_TOKEN_LIMIT?": settingValue,
     "SESSION_COST_LIMIT_USD?": settingValue,
     "PAYMENT_URL?": settingValue,
+    "ADMIN_IDLE_TIMEOUT_MIN?": settingValue,
     "+": "reject",
   }),
   [{ MAX_ROUNDS: 3, PAYMENT_URL: "https://pay.example.com/new" }, { SESSION_COST_LIMIT_USD: "2.50" }],

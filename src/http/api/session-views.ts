@@ -3,6 +3,7 @@ import type { Message, Session, SessionParticipant } from "../../db/schema";
 import type { DebateEvent, SessionTotals } from "../../debate/debate-events";
 import type { SessionDetail, SessionListItem } from "../../debate/debate-service";
 import { sessionEndEvent } from "../../debate/session-store";
+import { sseFrame } from "../sse";
 import type {
   messageView,
   participantView,
@@ -104,5 +105,5 @@ export function sessionEndFromDetail(detail: SessionDetail): DebateEvent {
 
 /** One Server-Sent Event: `event: <type>` and the snake_case JSON payload. */
 export function formatSseEvent(event: DebateEvent): string {
-  return `event: ${event.type}\ndata: ${JSON.stringify(toSnakeCase(event))}\n\n`;
+  return sseFrame(event.type, toSnakeCase(event));
 }

@@ -1,9 +1,10 @@
 import { Elysia } from "elysia";
 import type { AuditLogService } from "../../audit/audit-log";
 import type { SessionStatus } from "../../db/schema";
-import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
+import type { DebateEventBus } from "../../debate/debate-events";
 import type { DebateService } from "../../debate/debate-service";
 import { ApiError } from "../errors";
+import { streamSessionEvents } from "../sse";
 import {
   createSessionBody,
   listSessionsQuery,
@@ -158,73 +159,17 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
     .get(
       "/:id/events",
       async ({ params, request }) => {
-        // Subscribe before reading the session: an end between the two is then seen one way or the other.
-        const queue: DebateEvent[] = [];
-        let wake: (() => void) | undefined;
-        const unsubscribe = events.subscribe((event) => {
-          queue.push(event);
-          wake?.();
-        }, params.id);
-        let detail: Awaited<ReturnType<DebateService["getSession"]>>;
-        try {
-          detail = await debate.getSession(params.id);
-        } catch (error) {
-          unsubscribe();
-          throw error;
-        }
-        const encoder = new TextEncoder();
-        let cleanup = () => {};
-        const stream = new ReadableStream<Uint8Array>({
-          start(controller) {
-            let closed = false;
-            let keepAlive: ReturnType<typeof setInterval> | undefined;
-            const onAbort = () => close();
-            cleanup = () => {
-              closed = true;
-              wake = undefined;
-              unsubscribe();
-              clearInterval(keepAlive);
-              request.signal.removeEventListener("abort", onAbort);
-            };
-            const close = () => {
-              if (closed) return;
-              cleanup();
-              try {
-                controller.close();
-              } catch {
-                // Already closed by the client.
-              }
-            };
-            const send = (text: string) => {
-              if (!closed) controller.enqueue(encoder.encode(text));
-            };
-            if (ENDED.includes(detail.session.status)) {
-              send(formatSseEvent(sessionEndFromDetail(detail)));
-              close();
-              return;
-            }
-            wake = () => {
-              while (queue.length > 0 && !closed) {
-                const event = queue.shift()!;
-                send(formatSseEvent(event));
-                if (event.type === "session-end") close();
-              }
-            };
-            wake();
-            keepAlive = setInterval(() => send(": keep-alive\n\n"), keepAliveMs);
-            request.signal.addEventListener("abort", onAbort);
-          },
-          cancel() {
-            cleanup();
-          },
+        const { response } = await streamSessionEvents({
+          events,
+          sessionId: params.id,
+          signal: request.signal,
+          keepAliveMs,
+          load: () => debate.getSession(params.id),
+          ended: (detail) =>
+            ENDED.includes(detail.session.status) ? formatSseEvent(sessionEndFromDetail(detail)) : null,
+          frame: formatSseEvent,
         });
-        return new Response(stream, {
-          headers: {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache, no-transform",
-            "x-accel-buffering": "no",
-          },
-        });
+        return response;
       },
       {
         params: sessionIdParams,

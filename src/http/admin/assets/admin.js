@@ -10,6 +10,44 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // "Test connection" runs in the background: the button shows progress, the result appears in
+  // place, the page stays usable. Without scripts the form posts and the page comes back with it.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.getAttribute("data-script") !== "test-connection") return;
+    const button = form.querySelector("button");
+    const result = document.getElementById("test-result");
+    if (!button || !result || event.defaultPrevented) return;
+    event.preventDefault();
+    if (button.disabled) return;
+    const label = button.textContent;
+    button.disabled = true;
+    button.classList.add("testing");
+    button.textContent = "Testing…";
+    result.className = "notice notice-info";
+    result.textContent = "Testing the connection…";
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const notice = response.ok ? await response.json() : null;
+      result.className = `notice notice-${notice ? notice.kind : "error"}`;
+      result.textContent = notice
+        ? notice.text
+        : `The test could not run (HTTP ${response.status}). Reload the page.`;
+    } catch {
+      result.className = "notice notice-error";
+      result.textContent = "The test could not run: the admin did not answer.";
+    } finally {
+      button.disabled = false;
+      button.classList.remove("testing");
+      button.textContent = label;
+    }
+  });
+
   const live = document.getElementById("live");
   const sessionId = live?.getAttribute("data-live-session");
   if (!live || !sessionId) return;
@@ -49,7 +87,8 @@
     refreshing = true;
     try {
       const response = await fetch(liveUrl, { credentials: "same-origin", cache: "no-store" });
-      if (response.status === 401) {
+      // Signed out (or the cookie was dropped and the request sent on to the login form).
+      if (response.status === 401 || response.redirected) {
         stop();
         return;
       }
