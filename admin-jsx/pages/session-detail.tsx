@@ -178,7 +178,7 @@ export function SessionLive(props: {
           </div>
           <div>
             <dt>Source</dt>
-            <dd safe>{session.source}</dd>
+            <dd>{session.source}</dd>
           </div>
           <div>
             <dt>User</dt>

@@ -162,7 +162,7 @@ export function SessionsPage(props: {
                           {truncate(session.topic, 140)}
                         </a>
                         <div class="muted small">
-                          <span safe>{session.source}</span>
+                          <span>{session.source}</span>
                           <span class="show-sm" safe>
                             {` · ${formatTime(session.createdAt)}`}
                           </span>
