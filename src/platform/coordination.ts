@@ -1,3 +1,17 @@
+/** A token bucket: up to `capacity` tokens, refilled continuously at `perSecond`. */
+export interface TokenBucket {
+  key: string;
+  capacity: number;
+  perSecond: number;
+}
+
+/** What {@link Coordination.takeTokens} answers: 0 = granted, else how long the scarcest bucket needs. */
+export interface TokenGrant {
+  waitMs: number;
+  /** Index of the bucket that refused (the longest wait), or -1 when granted. */
+  limitedBy: number;
+}
+
 /**
  * Coordination between debate workers: leases (locks), the due-set of sessions to advance,
  * pub/sub of debate events and short-lived key/value state (bot conversations).
@@ -32,6 +46,21 @@ export interface Coordination {
   setValue(key: string, value: string, ttlMs: number): Promise<void>;
   getValue(key: string): Promise<string | null>;
   deleteValue(key: string): Promise<void>;
+
+  /**
+   * Takes one token from every bucket at once when each has one, otherwise none (atomic across
+   * instances): what a budget shared by the whole fleet, such as Telegram's per-token limits, needs.
+   */
+  takeTokens(buckets: readonly TokenBucket[], nowMs: number): Promise<TokenGrant>;
+  /** `key` gives no token before `untilMs` (e.g. a 429's retry_after), to every instance. */
+  holdBucket(key: string, untilMs: number): Promise<void>;
+
+  /**
+   * Calls `handler` each time the store is reachable again after an outage: what it held may be
+   * gone (a restarted Redis keeps nothing), so callers rebuild it from Postgres. Never called for the
+   * in-process store. Returns a function that unsubscribes.
+   */
+  onReconnect(handler: () => void): () => void;
 
   /** True when the backing store answers. */
   ping(): Promise<boolean>;

@@ -52,6 +52,7 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
   const values = new Map<string, StoredValue>();
   const due = new Map<string, number>();
   const channels = new Map<string, Set<Subscription>>();
+  const buckets = new Map<string, { tokens: number; at: number; heldUntil: number; fullAt: number }>();
   let closed = false;
   let writes = 0;
 
@@ -181,6 +182,60 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       values.delete(key);
     },
 
+    async takeTokens(wanted, nowMs) {
+      ensureOpen();
+      let wait = 0;
+      let limitedBy = -1;
+      const refilled = wanted.map((bucket, index) => {
+        const state = buckets.get(bucket.key);
+        const rate = bucket.perSecond / 1000;
+        const tokens = state
+          ? Math.min(bucket.capacity, state.tokens + Math.max(0, nowMs - state.at) * rate)
+          : bucket.capacity;
+        let need = state && state.heldUntil > nowMs ? state.heldUntil - nowMs : 0;
+        if (tokens < 1) need = Math.max(need, Math.ceil((1 - tokens) / rate - 1e-6));
+        if (need > wait) {
+          wait = need;
+          limitedBy = index;
+        }
+        return tokens;
+      });
+      if (wait > 0) return { waitMs: wait, limitedBy };
+      wanted.forEach((bucket, index) => {
+        const heldUntil = buckets.get(bucket.key)?.heldUntil ?? 0;
+        const tokens = refilled[index]! - 1;
+        const fullAt = nowMs + ((bucket.capacity - tokens) / bucket.perSecond) * 1000;
+        buckets.set(bucket.key, { tokens, at: nowMs, heldUntil, fullAt: Math.max(fullAt, heldUntil) });
+      });
+      // A full bucket not held is the same as no entry: forget those, so per-chat keys do not pile up.
+      if (buckets.size > 10_000) {
+        for (const [key, state] of buckets) if (state.fullAt <= nowMs) buckets.delete(key);
+      }
+      return { waitMs: 0, limitedBy: -1 };
+    },
+
+    async holdBucket(key, untilMs) {
+      ensureOpen();
+      const state = buckets.get(key);
+      if (state) {
+        state.heldUntil = Math.max(state.heldUntil, untilMs);
+        state.fullAt = Math.max(state.fullAt, untilMs);
+      } else {
+        // Unknown capacity: stored as "full" (tokens are capped by the capacity on the next take).
+        buckets.set(key, {
+          tokens: Number.POSITIVE_INFINITY,
+          at: untilMs,
+          heldUntil: untilMs,
+          fullAt: untilMs,
+        });
+      }
+    },
+
+    onReconnect() {
+      // Nothing in-process is ever lost to an outage.
+      return () => {};
+    },
+
     async ping() {
       return !closed;
     },
@@ -191,6 +246,7 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       values.clear();
       due.clear();
       channels.clear();
+      buckets.clear();
     },
   };
 }

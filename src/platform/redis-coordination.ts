@@ -33,6 +33,52 @@ const RELEASE_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/**
+ * Takes one token from each bucket (KEYS) if every one has it, else none. ARGV: now (ms), then per
+ * bucket its capacity and refill rate (tokens per ms). A bucket is a hash {t: tokens, ts: last
+ * refill, h: held until}. Answers {wait ms, index of the limiting bucket} or {0, -1}.
+ */
+const TAKE_SCRIPT = `local now = tonumber(ARGV[1])
+local wait = 0
+local limited = -1
+local tokens = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[2 * i])
+  local rate = tonumber(ARGV[2 * i + 1])
+  local state = redis.call("HMGET", key, "t", "ts", "h")
+  local t = tonumber(state[1]) or capacity
+  local ts = tonumber(state[2]) or now
+  local held = tonumber(state[3]) or 0
+  if now > ts then t = math.min(capacity, t + (now - ts) * rate) end
+  tokens[i] = t
+  local need = 0
+  if held > now then need = held - now end
+  if t < 1 then need = math.max(need, math.ceil((1 - t) / rate - 0.000001)) end
+  if need > wait then
+    wait = need
+    limited = i - 1
+  end
+end
+if wait > 0 then return {wait, limited} end
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[2 * i])
+  local rate = tonumber(ARGV[2 * i + 1])
+  redis.call("HSET", key, "t", tostring(tokens[i] - 1), "ts", tostring(now))
+  redis.call("PEXPIRE", key, math.ceil(capacity / rate) + 60000)
+end
+return {0, -1}`;
+
+/** Holds a bucket until ARGV[1] (ms), keeping the later of two holds. */
+const HOLD_SCRIPT = `local held = tonumber(redis.call("HGET", KEYS[1], "h")) or 0
+local until_ms = tonumber(ARGV[1])
+if until_ms > held then
+  redis.call("HSET", KEYS[1], "h", ARGV[1])
+  local ttl = redis.call("PTTL", KEYS[1])
+  local needed = until_ms - tonumber(ARGV[2]) + 60000
+  if ttl < needed then redis.call("PEXPIRE", KEYS[1], needed) end
+end
+return 0`;
+
 type Handler = (message: string) => void;
 
 /** One `subscribe()` call; an object per call so the same function can be subscribed twice. */
@@ -95,6 +141,8 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
   const lockKey = (key: string) => `${prefix}lock:${key}`;
   const valueKey = (key: string) => `${prefix}value:${key}`;
   const channelKey = (channel: string) => `${prefix}channel:${channel}`;
+  const bucketKey = (key: string) => `${prefix}bucket:${key}`;
+  const reconnectHandlers = new Set<() => void>();
 
   const connectionOptions: RedisOptions = {
     protocol: 2,
@@ -129,6 +177,15 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
       if (!down) return;
       down = false;
       logger?.info("redis connection restored", { role });
+      // The command connection is the one state lives behind; the subscriber re-subscribes itself.
+      if (role !== "commands") return;
+      for (const handler of [...reconnectHandlers]) {
+        try {
+          handler();
+        } catch (error) {
+          logger?.error("reconnect handler failed", { error });
+        }
+      }
     });
     return client;
   };
@@ -232,6 +289,31 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
       await commands.publish(channelKey(channel), message);
     },
 
+    async takeTokens(buckets, nowMs) {
+      if (buckets.length === 0) return { waitMs: 0, limitedBy: -1 };
+      const args = buckets.flatMap((bucket) => [bucket.capacity, bucket.perSecond / 1000]);
+      const keys = buckets.map((bucket) => bucketKey(bucket.key));
+      const [waitMs, limitedBy] = (await commands.eval(
+        TAKE_SCRIPT,
+        keys.length,
+        ...keys,
+        Math.floor(nowMs),
+        ...args,
+      )) as [number, number];
+      return { waitMs: Number(waitMs), limitedBy: Number(limitedBy) };
+    },
+
+    async holdBucket(key, untilMs) {
+      await commands.eval(HOLD_SCRIPT, 1, bucketKey(key), Math.ceil(untilMs), Math.floor(Date.now()));
+    },
+
+    onReconnect(handler) {
+      reconnectHandlers.add(handler);
+      return () => {
+        reconnectHandlers.delete(handler);
+      };
+    },
+
     async subscribe(channel, handler) {
       // Without this a subscribe after close() would open a fresh subscriber connection and leak it.
       if (closing) throw new Error("coordination is closed");
@@ -310,6 +392,7 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
     close() {
       if (!closing) {
         channels.clear();
+        reconnectHandlers.clear();
         const clients = subscriber ? [commands, subscriber] : [commands];
         closing = Promise.all(clients.map(shutdown)).then(() => undefined);
       }

@@ -357,6 +357,31 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       expect(performance.now() - started).toBeGreaterThanOrEqual(100);
     });
 
+    test("token buckets are shared: a take by one instance counts for the other; refill and wait are exact", async () => {
+      const t0 = 1_000_000;
+      const chat = { key: unique("bucket-chat"), capacity: 2, perSecond: 1 };
+      const global = { key: unique("bucket-global"), capacity: 3, perSecond: 10 };
+      expect(await a.takeTokens([global, chat], t0)).toEqual({ waitMs: 0, limitedBy: -1 });
+      expect(await b.takeTokens([global, chat], t0)).toEqual({ waitMs: 0, limitedBy: -1 });
+      // The chat bucket is empty (a burst of 2): one token comes back after 1 s.
+      expect(await a.takeTokens([global, chat], t0)).toEqual({ waitMs: 1000, limitedBy: 1 });
+      // A refused take takes nothing: the global bucket still has its third token.
+      const other = { key: unique("bucket-chat"), capacity: 2, perSecond: 1 };
+      expect(await b.takeTokens([global, other], t0)).toEqual({ waitMs: 0, limitedBy: -1 });
+      expect(await b.takeTokens([global, other], t0)).toEqual({ waitMs: 100, limitedBy: 0 });
+      expect(await a.takeTokens([global, chat], t0 + 999)).toMatchObject({ waitMs: 1, limitedBy: 1 });
+      expect(await a.takeTokens([global, chat], t0 + 1000)).toEqual({ waitMs: 0, limitedBy: -1 });
+    });
+
+    test("a held bucket gives nothing until its time, to every instance, and the later hold wins", async () => {
+      const t0 = 2_000_000;
+      const chat = { key: unique("bucket-held"), capacity: 5, perSecond: 5 };
+      await a.holdBucket(chat.key, t0 + 3000);
+      await a.holdBucket(chat.key, t0 + 1000);
+      expect(await b.takeTokens([chat], t0)).toEqual({ waitMs: 3000, limitedBy: 0 });
+      expect(await b.takeTokens([chat], t0 + 3000)).toEqual({ waitMs: 0, limitedBy: -1 });
+    });
+
     test("close is idempotent and the closed instance stops answering", async () => {
       await a.close();
       await a.close();
@@ -517,6 +542,10 @@ describe("redis coordination specifics", () => {
     const logger = createLogger({ write: (line) => lines.push(line) });
     const subscriberSide = await createRedisCoordination({ url: proxy.url, prefix, logger });
     const publisherSide = await createRedisCoordination({ url: testRedisUrl, prefix });
+    let reconnects = 0;
+    subscriberSide.onReconnect(() => {
+      reconnects += 1;
+    });
     try {
       const received: string[] = [];
       await subscriberSide.subscribe("events", (message) => received.push(message));
@@ -542,6 +571,8 @@ describe("redis coordination specifics", () => {
         return received.length > 0;
       });
       expect(received[0]).toBe("after reconnect");
+      // Whoever rebuilds state from Postgres is told the store is back, once per outage.
+      expect(reconnects).toBe(1);
       const commandLines = lines.filter((line) => line.includes('"role":"commands"'));
       expect(commandLines.filter((line) => line.includes('"redis connection lost"'))).toHaveLength(1);
       expect(commandLines.filter((line) => line.includes('"redis connection restored"'))).toHaveLength(1);
