@@ -66,7 +66,14 @@ const COMMAND = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)/;
 export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   const logger = deps.logger.child({ component: "bot" });
   const bot = new Bot(deps.token, { api: { baseURL: `${deps.apiUrl.replace(/\/+$/, "")}/bot` } });
-  const sender = createFloodControlledSender({ bot, logger, limits: deps.delivery });
+  const sender = createFloodControlledSender({
+    bot,
+    token: deps.token,
+    coordination: deps.coordination,
+    logger,
+    limits: deps.delivery,
+    clock: deps.clock,
+  });
   const outbox = createOutbox({
     store: deps.deliveries,
     debate: deps.debate,
@@ -119,7 +126,10 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       language,
       texts: TEXTS[language],
       async reply(text, replyMarkup) {
-        await sender.send({ chat_id: chatId, text, ...(replyMarkup ? { reply_markup: replyMarkup } : {}) });
+        await sender.send(
+          { chat_id: chatId, text, ...(replyMarkup ? { reply_markup: replyMarkup } : {}) },
+          { priority: "reply" },
+        );
       },
     };
   };
@@ -190,9 +200,28 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     logger.error("telegram update failed", { kind, error });
   });
 
-  const setCommands = async () => {
-    await bot.api.setMyCommands({ commands: TEXTS.ru.commands });
-    await bot.api.setMyCommands({ commands: TEXTS.en.commands, language_code: "en" });
+  // The command list is a nicety: a Bot API server without setMyCommands (self-hosted, an emulator)
+  // or a transient error must not keep the bot from starting. It is retried in the background.
+  let stopCommands: (() => void) | null = null;
+  const registerCommands = (attempt = 1) => {
+    const register = async () => {
+      await bot.api.setMyCommands({ commands: TEXTS.ru.commands });
+      await bot.api.setMyCommands({ commands: TEXTS.en.commands, language_code: "en" });
+    };
+    register().then(
+      () => {
+        stopCommands = null;
+      },
+      (error: unknown) => {
+        const retryInMs = Math.min(10 * 60_000, 5_000 * 2 ** (attempt - 1));
+        logger.warn("telegram commands not registered; will retry", {
+          attempt,
+          retry_in_ms: retryInMs,
+          error,
+        });
+        stopCommands = clock.after(retryInMs, () => registerCommands(attempt + 1));
+      },
+    );
   };
 
   const webhookRoutes = deps.webhook ? createWebhookRoutes(bot, deps.webhook.secret, logger) : undefined;
@@ -201,11 +230,10 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     outbox,
     webhookRoutes,
     async start() {
-      await setCommands();
       // start() may be retried after a failure further down: never subscribe twice.
       unsubscribe?.();
       unsubscribe = startLiveDelivery({
-        bot,
+        sender,
         events: deps.events,
         coordination: deps.coordination,
         outbox,
@@ -217,8 +245,11 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       stopSweeping = clock.every(deps.delivery?.sweepIntervalMs ?? 10_000, sweep);
       const info = deps.webhook
         ? await bot.start({ webhook: { url: deps.webhook.url, secret_token: deps.webhook.secret } })
-        : await bot.start({ deleteWebhook: true });
+        : // A webhook left from webhook mode is removed only if polling conflicts with it.
+          await bot.start({ deleteWebhook: "on-conflict-with-polling" });
       botUsername = info.username;
+      stopCommands?.();
+      registerCommands();
       logger.info("telegram bot started", {
         username: botUsername,
         mode: deps.webhook ? "webhook" : "polling",
@@ -229,7 +260,10 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       unsubscribe = null;
       stopSweeping?.();
       stopSweeping = null;
+      stopCommands?.();
+      stopCommands = null;
       await bot.stop();
+      sender.stop();
       await outbox.stop();
       await Promise.all([...chatChains.values()]);
     },

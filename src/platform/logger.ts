@@ -36,15 +36,18 @@ const REDACTED = "[redacted]";
 const MAX_DEPTH = 8;
 
 /**
- * An error as a plain object: name, message, stack, `code`/`status` when set, and its `cause`.
+ * An error as a plain object: name, message, stack, `code`/`status` when set (a Telegram error's
+ * `code` is the HTTP status and its message Telegram's description), the API `method` it came
+ * from, and its `cause`.
  * Only these: other enumerable properties of library errors (request options, headers, SQL
  * parameters) are not ours to vouch for.
  */
 function serializeError(error: Error, ancestors: object[]): Fields {
-  const { code, status } = error as { code?: unknown; status?: unknown };
+  const { code, status, method } = error as { code?: unknown; status?: unknown; method?: unknown };
   const serialized: Fields = { name: error.name, message: error.message, stack: error.stack };
   if (code !== undefined) serialized.code = code;
   if (status !== undefined) serialized.status = status;
+  if (typeof method === "string") serialized.method = method;
   if (error.cause !== undefined) serialized.cause = prepare(error.cause, ancestors);
   return serialized;
 }

@@ -107,7 +107,18 @@ function testTuning(options: TestStackOptions, extra: AppTuning = {}): AppTuning
         ...extra.engine?.scheduler,
       },
     },
-    bot: { perChatIntervalMs: 50, draftIntervalMs: 50, retryDelayMs: 200, ...base.bot, ...extra.bot },
+    // A roomy flood budget: tests that are about the limits set their own.
+    bot: {
+      perChatPerSecond: 20,
+      chatBurst: 5,
+      groupPerMinute: 1200,
+      globalPerSecond: 500,
+      globalBurst: 50,
+      draftIntervalMs: 50,
+      retryDelayMs: 200,
+      ...base.bot,
+      ...extra.bot,
+    },
     testConnection: { retry: { maxAttempts: 1 }, ...base.testConnection, ...extra.testConnection },
   };
 }

@@ -116,7 +116,15 @@ describe("bot delivery", () => {
 
   test("429 storm: nothing lost, nothing twice, no rate limit broken", async () => {
     const telegram = await bot({
-      delivery: { perChatIntervalMs: 500, groupPerMinute: 20, globalPerSecond: 30 },
+      // Telegram's own numbers (the fake enforces them below), as production runs.
+      delivery: {
+        perChatPerSecond: 1,
+        chatBurst: 2,
+        groupPerMinute: 18,
+        groupBurst: 2,
+        globalPerSecond: 25,
+        globalBurst: 5,
+      },
     });
     telegram.setRateLimit({ perChatPerSecond: 2, perGroupPerMinute: 20, globalPerSecond: 30 });
     telegram.failNext(

@@ -1,16 +1,29 @@
+import { createHash } from "node:crypto";
 import type { Bot } from "gramio";
 import { TelegramError } from "gramio";
+import { type Clock, systemClock } from "../../platform/clock";
+import type { Coordination, TokenBucket } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
+import { createMemoryCoordination } from "../../platform/memory-coordination";
 import type { TelegramEntity } from "./telegram-text";
 
-/** Telegram's flood limits as the sender applies them. */
+/**
+ * Telegram's flood limits as the bot's budget. They are limits of the bot token, not of a process:
+ * every instance takes from the same buckets (Redis; in-process for the embedded default). A token
+ * bucket lets through at most `burst + rate × window` in any window, so the sustained rates sit
+ * below Telegram's numbers by the burst: ≤ 30/s in all, ≈ 1/s per chat, ≤ 20/min per group.
+ */
 export interface FloodLimits {
-  /** Minimum gap between two sends to one chat. Default 1000 ms. */
-  perChatIntervalMs?: number;
-  /** Sends per sliding minute to one group chat. Default 20. */
+  /** Sustained sends per second to one chat. Default 1. */
+  perChatPerSecond?: number;
+  /** Sends one chat may get at once after a pause. Default 2. */
+  chatBurst?: number;
+  /** Sustained sends per minute to one group. Default 18 (+ a burst of 2 = Telegram's 20). */
   groupPerMinute?: number;
-  /** Sends per sliding second in all. Default 30. */
+  groupBurst?: number;
+  /** Sustained sends per second in all. Default 25 (+ a burst of 5 = Telegram's 30). */
   globalPerSecond?: number;
+  globalBurst?: number;
   /** Attempts per message when Telegram answers 429. Default 5. */
   maxAttempts?: number;
 }
@@ -23,6 +36,12 @@ export interface OutgoingMessage {
   reply_markup?: unknown;
 }
 
+/**
+ * Who waits for a send: a reply to something the user just did (a command, a button) goes before
+ * the transcript being posted, in every chat.
+ */
+export type SendPriority = "reply" | "delivery";
+
 /** Telegram kept answering 429 beyond the attempt budget; the message was not sent. */
 export class FloodWaitError extends Error {
   constructor(
@@ -34,89 +53,291 @@ export class FloodWaitError extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Group chats have negative ids (groups, supergroups and channels). */
 export const isGroupChat = (chatId: number) => chatId < 0;
 
 /**
- * Every `sendMessage` of the bot goes through here: sends to one chat are serialised in call order
- * and spaced, groups and the whole bot stay under their budgets, and 429 answers are waited out
- * (`retry_after`) a bounded number of times. Nothing is dropped: callers wait for their slot.
+ * Every send of the bot goes through here. Sends queue per chat (in call order, replies first) and
+ * chats are served round-robin, so one chat's backlog never delays another chat's reply; each send
+ * takes a token from the shared budget first; a 429 holds that chat for every instance for its
+ * `retry_after`. Nothing queued is dropped. Typing and drafts (`tryNow`) are sent only when the
+ * budget has room at once: they are worth nothing late.
  */
 export interface FloodControlledSender {
-  send(message: OutgoingMessage): Promise<{ message_id: number }>;
+  send(message: OutgoingMessage, options?: { priority?: SendPriority }): Promise<{ message_id: number }>;
+  /** Any other sending method (a document…), queued like a message. */
+  call<T>(chatId: number, method: string, params: object, options?: { priority?: SendPriority }): Promise<T>;
+  /** Best effort: true when sent now; never queued, errors ignored. */
+  tryNow(chatId: number, method: string, params: object): Promise<boolean>;
+  /** Sends waiting for their turn. */
+  queued(): number;
+  /** Fails every queued send (shutdown). */
+  stop(): void;
 }
+
+interface Job {
+  lane: SendPriority;
+  run: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  attempts: number;
+}
+
+interface ChatQueue {
+  chatId: number;
+  reply: Job[];
+  delivery: Job[];
+  /** A send to this chat is in flight: the next waits for it (order, and 429s). */
+  busy: boolean;
+  /** No token for this chat before then (its bucket, or a 429). */
+  notBefore: number;
+}
+
+/** A hash of the token names the budget: never the token itself in Redis keys or logs. */
+const budgetName = (token: string) => createHash("sha256").update(token).digest("hex").slice(0, 16);
 
 export function createFloodControlledSender(deps: {
   // biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
   bot: Bot<any, any>;
+  token: string;
+  coordination: Coordination;
   logger: Logger;
   limits?: FloodLimits;
+  clock?: Clock;
+  /** Told of every 429 Telegram answered (metrics). */
+  on429?: (chatId: number, retryAfterSeconds: number) => void;
 }): FloodControlledSender {
-  const perChatIntervalMs = deps.limits?.perChatIntervalMs ?? 1000;
-  const groupPerMinute = deps.limits?.groupPerMinute ?? 20;
-  const globalPerSecond = deps.limits?.globalPerSecond ?? 30;
-  const maxAttempts = deps.limits?.maxAttempts ?? 5;
-  const lastSend = new Map<number, number>();
-  const blockedUntil = new Map<number, number>();
-  const groupWindows = new Map<number, number[]>();
-  const globalWindow: number[] = [];
-  const chains = new Map<number, Promise<unknown>>();
+  const { bot, coordination, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const limits = deps.limits ?? {};
+  const maxAttempts = limits.maxAttempts ?? 5;
+  const name = budgetName(deps.token);
+  const global: TokenBucket = {
+    key: `telegram:${name}:global`,
+    capacity: limits.globalBurst ?? 5,
+    perSecond: limits.globalPerSecond ?? 25,
+  };
+  const chatBucket = (chatId: number): TokenBucket => ({
+    key: `telegram:${name}:chat:${chatId}`,
+    capacity: limits.chatBurst ?? 2,
+    perSecond: limits.perChatPerSecond ?? 1,
+  });
+  const groupBucket = (chatId: number): TokenBucket => ({
+    key: `telegram:${name}:group:${chatId}`,
+    capacity: limits.groupBurst ?? 2,
+    perSecond: (limits.groupPerMinute ?? 18) / 60,
+  });
+  const bucketsOf = (chatId: number) =>
+    isGroupChat(chatId) ? [global, chatBucket(chatId), groupBucket(chatId)] : [global, chatBucket(chatId)];
 
-  /** Waits until a send to `chatId` fits every budget, then books it (check-and-book is synchronous). */
-  const takeSlot = async (chatId: number) => {
-    for (;;) {
-      const now = Date.now();
-      let wait = 0;
-      const last = lastSend.get(chatId);
-      if (last !== undefined) wait = Math.max(wait, last + perChatIntervalMs - now);
-      wait = Math.max(wait, (blockedUntil.get(chatId) ?? 0) - now);
-      while (globalWindow.length > 0 && globalWindow[0]! <= now - 1000) globalWindow.shift();
-      if (globalWindow.length >= globalPerSecond) wait = Math.max(wait, globalWindow[0]! + 1000 - now);
-      let group: number[] | undefined;
-      if (isGroupChat(chatId)) {
-        group = groupWindows.get(chatId) ?? [];
-        groupWindows.set(chatId, group);
-        while (group.length > 0 && group[0]! <= now - 60_000) group.shift();
-        if (group.length >= groupPerMinute) wait = Math.max(wait, group[0]! + 60_000 - now);
+  // While the shared store is unreachable the budget is this process's own: sends go on, within
+  // the limits for one instance, instead of stopping the bot.
+  const fallback = createMemoryCoordination();
+  let fallbackWarned = false;
+  const take = async (chatId: number) => {
+    const buckets = bucketsOf(chatId);
+    try {
+      const grant = await coordination.takeTokens(buckets, clock.now());
+      fallbackWarned = false;
+      return grant;
+    } catch (error) {
+      if (!fallbackWarned) logger.warn("flood budget unreachable; limiting this instance alone", { error });
+      fallbackWarned = true;
+      return fallback.takeTokens(buckets, clock.now());
+    }
+  };
+  const hold = (chatId: number, untilMs: number) =>
+    Promise.all([
+      coordination.holdBucket(chatBucket(chatId).key, untilMs).catch(() => {}),
+      fallback.holdBucket(chatBucket(chatId).key, untilMs),
+    ]);
+
+  const chats = new Map<number, ChatQueue>();
+  /** Round-robin order of the chats with something queued. */
+  let order: number[] = [];
+  let globalNotBefore = 0;
+  let pumping = false;
+  let again = false;
+  let cancelWake: (() => void) | null = null;
+  let stopped = false;
+
+  const lane = (queue: ChatQueue, priority: SendPriority) =>
+    priority === "reply" ? queue.reply : queue.delivery;
+
+  const queueOf = (chatId: number) => {
+    let queue = chats.get(chatId);
+    if (!queue) {
+      queue = { chatId, reply: [], delivery: [], busy: false, notBefore: 0 };
+      chats.set(chatId, queue);
+      order.push(chatId);
+    }
+    return queue;
+  };
+
+  const forget = (queue: ChatQueue) => {
+    if (queue.busy || queue.reply.length > 0 || queue.delivery.length > 0) return;
+    chats.delete(queue.chatId);
+    order = order.filter((chatId) => chatId !== queue.chatId);
+  };
+
+  const runJob = async (queue: ChatQueue, job: Job) => {
+    queue.busy = true;
+    try {
+      job.resolve(await job.run());
+    } catch (error) {
+      if (error instanceof TelegramError && error.code === 429) {
+        const retryAfter = Number(error.payload?.retry_after ?? 1) || 1;
+        deps.on429?.(queue.chatId, retryAfter);
+        job.attempts += 1;
+        logger.warn("telegram 429, holding the chat", {
+          chatId: queue.chatId,
+          method: error.method,
+          retryAfter,
+          attempt: job.attempts,
+        });
+        const until = clock.now() + retryAfter * 1000;
+        queue.notBefore = Math.max(queue.notBefore, until);
+        await hold(queue.chatId, until);
+        if (job.attempts >= maxAttempts) job.reject(new FloodWaitError(queue.chatId, retryAfter));
+        // Back at the head of its chat's line: order within a chat is kept.
+        else lane(queue, job.lane).unshift(job);
+      } else {
+        job.reject(error);
       }
-      if (wait <= 0) {
-        lastSend.set(chatId, now);
-        globalWindow.push(now);
-        group?.push(now);
-        return;
-      }
-      await sleep(wait + 1);
+    } finally {
+      queue.busy = false;
+      forget(queue);
+      void pump();
     }
   };
 
-  const sendNow = async (message: OutgoingMessage): Promise<{ message_id: number }> => {
-    for (let attempt = 1; ; attempt++) {
-      await takeSlot(message.chat_id);
-      try {
-        // biome-ignore lint/suspicious/noExplicitAny: reply_markup is plain Telegram JSON.
-        return await deps.bot.api.sendMessage(message as any);
-      } catch (error) {
-        if (!(error instanceof TelegramError) || error.code !== 429) throw error;
-        const retryAfter = Number(error.payload?.retry_after ?? 1) || 1;
-        blockedUntil.set(message.chat_id, Date.now() + retryAfter * 1000);
-        deps.logger.warn("telegram 429, waiting", { chatId: message.chat_id, retryAfter, attempt });
-        if (attempt >= maxAttempts) throw new FloodWaitError(message.chat_id, retryAfter);
-      }
+  /** The chats to try now, round-robin, those with a reply waiting first. */
+  const candidates = (now: number) => {
+    const open = order
+      .map((chatId) => chats.get(chatId)!)
+      .filter((queue) => !queue.busy && queue.notBefore <= now);
+    return [
+      ...open.filter((queue) => queue.reply.length > 0),
+      ...open.filter((queue) => queue.reply.length === 0 && queue.delivery.length > 0),
+    ];
+  };
+
+  async function pump(): Promise<void> {
+    if (pumping) {
+      again = true;
+      return;
     }
+    pumping = true;
+    try {
+      while (!stopped) {
+        again = false;
+        if (!(await dispatchOne()) && !again) break;
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  /** Dispatches the next send that has a token now; when none can go, sets a wake-up for the first that can. */
+  async function dispatchOne(): Promise<boolean> {
+    const now = clock.now();
+    if (globalNotBefore > now) {
+      wakeAt(globalNotBefore);
+      return false;
+    }
+    for (const queue of candidates(now)) {
+      const grant = await take(queue.chatId);
+      if (grant.waitMs === 0) {
+        const job = lane(queue, queue.reply.length > 0 ? "reply" : "delivery").shift()!;
+        // Served: to the back of the round-robin line.
+        order = [...order.filter((chatId) => chatId !== queue.chatId), queue.chatId];
+        void runJob(queue, job);
+        return true;
+      }
+      if (grant.limitedBy === 0) {
+        // The whole bot is out of budget: everyone waits.
+        globalNotBefore = clock.now() + grant.waitMs;
+        wakeAt(globalNotBefore);
+        return false;
+      }
+      queue.notBefore = clock.now() + grant.waitMs;
+    }
+    const waiting = [...chats.values()].filter(
+      (queue) => !queue.busy && queue.reply.length + queue.delivery.length > 0,
+    );
+    if (waiting.length > 0) wakeAt(Math.min(...waiting.map((queue) => queue.notBefore)));
+    return false;
+  }
+
+  let wakeTime = Number.POSITIVE_INFINITY;
+  function wakeAt(at: number) {
+    if (cancelWake && wakeTime <= at) return;
+    cancelWake?.();
+    wakeTime = at;
+    cancelWake = clock.after(Math.max(1, at - clock.now()), () => {
+      cancelWake = null;
+      wakeTime = Number.POSITIVE_INFINITY;
+      void pump();
+    });
+  }
+
+  const enqueue = <T>(chatId: number, run: () => Promise<T>, priority: SendPriority): Promise<T> => {
+    if (stopped) return Promise.reject(new Error("the bot is stopping"));
+    return new Promise<T>((resolve, reject) => {
+      const queue = queueOf(chatId);
+      const job: Job = {
+        lane: priority,
+        run,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        attempts: 0,
+      };
+      lane(queue, priority).push(job);
+      void pump();
+    });
   };
 
   return {
-    send(message) {
-      const previous = chains.get(message.chat_id) ?? Promise.resolve();
-      const current = previous.catch(() => {}).then(() => sendNow(message));
-      chains.set(message.chat_id, current);
-      const cleanup = () => {
-        if (chains.get(message.chat_id) === current) chains.delete(message.chat_id);
-      };
-      current.then(cleanup, cleanup);
-      return current;
+    send(message, options = {}) {
+      return enqueue(
+        message.chat_id,
+        // biome-ignore lint/suspicious/noExplicitAny: reply_markup is plain Telegram JSON.
+        () => bot.api.sendMessage(message as any) as Promise<{ message_id: number }>,
+        options.priority ?? "delivery",
+      );
+    },
+    call<T>(chatId: number, method: string, params: object, options: { priority?: SendPriority } = {}) {
+      return enqueue(
+        chatId,
+        // biome-ignore lint/suspicious/noExplicitAny: GramIO's api is indexed by method name.
+        () => (bot.api as any)[method](params) as Promise<T>,
+        options.priority ?? "delivery",
+      );
+    },
+    async tryNow(chatId, method, params) {
+      const queue = chats.get(chatId);
+      // A queued send of the chat goes first; typing can wait for the next turn.
+      if (stopped || queue?.busy || (queue && queue.notBefore > clock.now())) return false;
+      const grant = await take(chatId);
+      if (grant.waitMs > 0) return false;
+      try {
+        // biome-ignore lint/suspicious/noExplicitAny: GramIO's api is indexed by method name.
+        await (bot.api as any)[method]({ ...params, suppress: true });
+      } catch {
+        // Best effort.
+      }
+      return true;
+    },
+    queued: () =>
+      [...chats.values()].reduce((sum, queue) => sum + queue.reply.length + queue.delivery.length, 0),
+    stop() {
+      stopped = true;
+      cancelWake?.();
+      for (const queue of chats.values()) {
+        for (const job of [...queue.reply, ...queue.delivery]) job.reject(new Error("the bot is stopping"));
+      }
+      chats.clear();
+      order = [];
     },
   };
 }

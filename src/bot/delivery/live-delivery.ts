@@ -1,7 +1,7 @@
-import type { Bot } from "gramio";
 import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
 import type { Coordination } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
+import type { FloodControlledSender } from "./flood-control";
 import type { Outbox } from "./outbox";
 import { TELEGRAM_TEXT_LIMIT } from "./telegram-text";
 
@@ -13,8 +13,7 @@ import { TELEGRAM_TEXT_LIMIT } from "./telegram-text";
  * instance that shows typing and drafts.
  */
 export function startLiveDelivery(deps: {
-  // biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
-  bot: Bot<any, any>;
+  sender: FloodControlledSender;
   events: DebateEventBus;
   coordination: Coordination;
   outbox: Outbox;
@@ -22,14 +21,15 @@ export function startLiveDelivery(deps: {
   /** Minimum gap between two drafts of one chat. Default 1000 ms. */
   draftIntervalMs?: number;
 }): () => void {
-  const { bot, coordination, outbox } = deps;
+  const { sender, coordination, outbox } = deps;
   const logger = deps.logger.child({ component: "bot-live" });
   const draftIntervalMs = deps.draftIntervalMs ?? 1000;
   /** Turns this instance shows live: `${sessionId}:${turnIndex}` → state. */
   const liveTurns = new Map<string, { chatId: number; lastDraftAt: number; lastTypingAt: number }>();
 
+  // Typing and drafts take from the same flood budget as messages, and only when it has room now.
   const typing = (chatId: number) =>
-    bot.api.sendChatAction({ chat_id: chatId, action: "typing", suppress: true }).catch(() => {});
+    sender.tryNow(chatId, "sendChatAction", { chat_id: chatId, action: "typing" });
 
   const handle = async (event: DebateEvent) => {
     const chatId = await outbox.chatOf(event.sessionId);
@@ -57,9 +57,11 @@ export function startLiveDelivery(deps: {
         if (text.length > TELEGRAM_TEXT_LIMIT)
           text = `${text.slice(0, TELEGRAM_TEXT_LIMIT - 1).toWellFormed()}…`;
         live.lastDraftAt = now;
-        await bot.api
-          .sendMessageDraft({ chat_id: chatId, draft_id: event.turnIndex + 1, text, suppress: true })
-          .catch(() => {});
+        await sender.tryNow(chatId, "sendMessageDraft", {
+          chat_id: chatId,
+          draft_id: event.turnIndex + 1,
+          text,
+        });
         return;
       }
       case "turn-end":

@@ -72,7 +72,9 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
   const { session, participants } = created;
   // Tracked before it starts: from its first turn on, the transcript is posted here.
   await deps.outbox.track(session.id, context.chatId);
-  await context.reply(
+  // Queued, not awaited: under a flood the announcement waits its turn in this chat's line (ahead
+  // of the transcript, which is queued after it), and the debate does not wait for it.
+  const announced = context.reply(
     context.texts.announce(
       session.topic,
       participants.map((participant) => ({
@@ -82,6 +84,9 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
       session.maxRounds,
     ),
     menuKeyboard(context.language),
+  );
+  announced.catch((error: unknown) =>
+    deps.logger.warn("announcement not sent", { session: session.id, chatId: context.chatId, error }),
   );
   try {
     await deps.debate.startSession(session.id);
