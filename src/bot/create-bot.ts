@@ -77,7 +77,6 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   const outbox = createOutbox({
     store: deps.deliveries,
     debate: deps.debate,
-    coordination: deps.coordination,
     sender,
     logger,
     retryDelayMs: deps.delivery?.retryDelayMs,
@@ -242,7 +241,13 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       });
       await outbox.sweep();
       stopSweeping?.();
-      stopSweeping = clock.every(deps.delivery?.sweepIntervalMs ?? 10_000, sweep);
+      // Events lost while Redis was away (or a sweep it failed) are made up for at once when it is back.
+      const stopPeriodic = clock.every(deps.delivery?.sweepIntervalMs ?? 10_000, sweep);
+      const stopOnReconnect = deps.coordination.onReconnect(() => void sweep());
+      stopSweeping = () => {
+        stopPeriodic();
+        stopOnReconnect();
+      };
       const info = deps.webhook
         ? await bot.start({ webhook: { url: deps.webhook.url, secret_token: deps.webhook.secret } })
         : // A webhook left from webhook mode is removed only if polling conflicts with it.

@@ -18,6 +18,8 @@ export interface SchedulerOptions {
   retryDelayMs?: number;
   /** Consecutive crashed runs after which the session is failed instead of retried. */
   maxRunFailures?: number;
+  /** How often running sessions are put back on the schedule from Postgres. Default 5000 ms. */
+  reconcileMs?: number;
 }
 
 export interface Scheduler extends DebateWaker {
@@ -55,6 +57,7 @@ export function createScheduler(deps: {
   const maxConcurrent = deps.options?.maxConcurrent ?? 500;
   const retryDelayMs = deps.options?.retryDelayMs ?? 2_000;
   const maxRunFailures = deps.options?.maxRunFailures ?? 5;
+  const reconcileMs = deps.options?.reconcileMs ?? 5_000;
   const failures = new Map<string, number>();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let cancelPoll: (() => void) | undefined;
@@ -62,6 +65,26 @@ export function createScheduler(deps: {
   let polling: Promise<void> | null = null;
   let pollAgain = false;
   let unsubscribeControl: (() => void) | undefined;
+  let unsubscribeReconnect: (() => void) | undefined;
+  let stopReconciling: (() => void) | undefined;
+  let pollFailing = false;
+
+  /**
+   * Puts every running session nobody here runs back on the schedule (without moving a due time
+   * already set): Postgres is the truth, and what Redis lost — a restart, a failover, a flush — is
+   * rebuilt from it, on start, every `reconcileMs`, and at once when Redis is back.
+   */
+  async function reconcile(reason: string) {
+    const ids = (await reader.runningIds()).filter((id) => !running.has(id));
+    for (const id of ids) await coordination.markDue(id, clock.now(), { ifAbsent: true });
+    if (ids.length > 0 && reason !== "periodic")
+      logger.info("sessions put back on the schedule", { count: ids.length, reason });
+    schedulePoll(0);
+  }
+  const reconcileQuietly = (reason: string) =>
+    reconcile(reason).catch((error: unknown) => {
+      if (!pollFailing) logger.warn("reconciliation failed", { reason, error });
+    });
 
   function runLocally(sessionId: string, token: string) {
     const controller = new AbortController();
@@ -83,7 +106,8 @@ export function createScheduler(deps: {
       try {
         const outcome = await runner.run(sessionId, controller.signal);
         failures.delete(sessionId);
-        if (outcome !== "aborted") await coordination.unmarkDue(sessionId);
+        // If Redis is away the entry stays; the next holder finds the session ended and drops it.
+        if (outcome !== "aborted") await coordination.unmarkDue(sessionId).catch(() => {});
       } catch (error) {
         const count = (failures.get(sessionId) ?? 0) + 1;
         failures.set(sessionId, count);
@@ -149,7 +173,16 @@ export function createScheduler(deps: {
     const poll = () => {
       cancelPoll = undefined;
       polling = pollOnce()
-        .catch((error: unknown) => logger.warn("scheduler poll failed", { error }))
+        .then(
+          () => {
+            pollFailing = false;
+          },
+          (error: unknown) => {
+            // Once per outage, not every poll.
+            if (!pollFailing) logger.warn("scheduler poll failed", { error });
+            pollFailing = true;
+          },
+        )
         .finally(() => {
           polling = null;
           const again = pollAgain;
@@ -173,18 +206,18 @@ export function createScheduler(deps: {
       unsubscribeControl = events.onControl((command) => {
         if (command.type === "stop") running.get(command.sessionId)?.controller.abort(new Error("stopped"));
       });
-      const resumable = await reader.runningIds();
-      for (const id of resumable) {
-        // Only sessions nobody holds: a live holder keeps its own due time.
-        if (!running.has(id)) await coordination.markDue(id, clock.now());
-      }
-      if (resumable.length > 0) logger.info("resuming running sessions", { count: resumable.length });
-      schedulePoll(0);
+      await reconcile("start");
+      stopReconciling = clock.every(reconcileMs, () => void reconcileQuietly("periodic"));
+      unsubscribeReconnect = coordination.onReconnect(
+        () => void reconcileQuietly("coordination reconnected"),
+      );
     },
     async stop() {
       stopped = true;
       cancelPoll?.();
       unsubscribeControl?.();
+      unsubscribeReconnect?.();
+      stopReconciling?.();
       await polling;
       const runs = [...running.entries()];
       for (const [, run] of runs) run.controller.abort(new Error("shutdown"));

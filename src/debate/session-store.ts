@@ -139,10 +139,19 @@ export function createSessionStore(deps: {
   const now = deps.now ?? Date.now;
   const writeStep = createStepWriter(db);
 
+  // Events are hints (observers read the truth back from Postgres): a publish that fails while
+  // Redis is away is logged once per outage, and the debate goes on.
+  let publishFailing = false;
   const publish = (event: DebateEvent) =>
-    events
-      .publish(event)
-      .catch((error: unknown) => logger.warn("event publish failed", { error, type: event.type }));
+    events.publish(event).then(
+      () => {
+        publishFailing = false;
+      },
+      (error: unknown) => {
+        if (!publishFailing) logger.warn("event publish failed", { error, type: event.type });
+        publishFailing = true;
+      },
+    );
 
   const announceEnd = async (session: Session) => {
     await publish(sessionEndEvent(session, await reader.totals(session.id)));
@@ -265,7 +274,10 @@ export function createSessionStore(deps: {
       const [ended] = await endRows(eq(sessions.id, sessionId), outcome);
       if (!ended) return null;
       // Whoever runs the turn aborts it now; the guarded writes keep anything late out.
-      await events.sendControl({ type: "stop", sessionId });
+      // If Redis is away the turn in flight is not aborted, but its write finds the session ended.
+      await events
+        .sendControl({ type: "stop", sessionId })
+        .catch((error: unknown) => logger.warn("stop command not sent", { session: sessionId, error }));
       await announceEnd(ended);
       return ended;
     },

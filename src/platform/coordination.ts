@@ -30,8 +30,8 @@ export interface Coordination {
   /** Releases the lease only if `token` still holds it (compare-and-delete). */
   releaseLock(key: string, token: string): Promise<boolean>;
 
-  /** Marks `member` due at `atMs` (epoch ms); re-marking moves it. */
-  markDue(member: string, atMs: number): Promise<void>;
+  /** Marks `member` due at `atMs` (epoch ms); re-marking moves it, unless `ifAbsent` is set. */
+  markDue(member: string, atMs: number, options?: { ifAbsent?: boolean }): Promise<void>;
   /** Removes `member` from the due-set. */
   unmarkDue(member: string): Promise<void>;
   /** Up to `limit` members whose due time is ≤ `nowMs`, earliest first. Does not remove them. */

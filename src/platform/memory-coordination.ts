@@ -109,9 +109,9 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       return true;
     },
 
-    async markDue(member, atMs) {
+    async markDue(member, atMs, options = {}) {
       ensureOpen();
-      due.set(member, atMs);
+      if (!options.ifAbsent || !due.has(member)) due.set(member, atMs);
     },
 
     async unmarkDue(member) {

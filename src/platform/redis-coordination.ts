@@ -271,8 +271,9 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
       return reply === 1;
     },
 
-    async markDue(member, atMs) {
-      await commands.zadd(dueKey, atMs, member);
+    async markDue(member, atMs, options = {}) {
+      if (options.ifAbsent) await commands.zadd(dueKey, "NX", atMs, member);
+      else await commands.zadd(dueKey, atMs, member);
     },
 
     async unmarkDue(member) {

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, max, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, max, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db";
 import { type Delivery, type DeliveryStatus, deliveries } from "./delivery-table";
 
@@ -21,6 +21,13 @@ export interface DeliveryStore {
   tracked(sessionIds: readonly string[]): Promise<Set<string>>;
   /** The chat a tracked session is delivered to, or null when the session is not a chat's. */
   chatOf(sessionId: string): Promise<number | null>;
+  /**
+   * Takes (or renews) the right to post a session for `ttlMs`: true when `token` holds it now. Only
+   * one pass at a time posts a session, across instances, whatever happens to Redis.
+   */
+  claim(sessionId: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Gives the session up (the next pass need not wait for the lease to lapse). */
+  release(sessionId: string, token: string): Promise<void>;
   /** Chats with something still to post. */
   openChats(): Promise<number[]>;
   /** A chat's open sessions, oldest first. */
@@ -65,6 +72,32 @@ export function createDeliveryStore(db: Db): DeliveryStore {
         .from(deliveries)
         .where(closingOf(sessionId));
       return row?.chatId ?? null;
+    },
+
+    async claim(sessionId, token, ttlMs) {
+      const rows = await db
+        .update(deliveries)
+        .set({ leaseToken: token, leaseUntil: sql`now() + ${ttlMs} * interval '1 millisecond'` })
+        .where(
+          and(
+            closingOf(sessionId),
+            eq(deliveries.status, "pending"),
+            or(
+              isNull(deliveries.leaseUntil),
+              lt(deliveries.leaseUntil, sql`now()`),
+              eq(deliveries.leaseToken, token),
+            ),
+          ),
+        )
+        .returning({ id: deliveries.id });
+      return rows.length > 0;
+    },
+
+    async release(sessionId, token) {
+      await db
+        .update(deliveries)
+        .set({ leaseToken: null, leaseUntil: null })
+        .where(and(closingOf(sessionId), eq(deliveries.leaseToken, token)));
     },
 
     async openChats() {

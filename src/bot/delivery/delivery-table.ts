@@ -46,6 +46,12 @@ export const deliveries = pgTable(
     attempts: integer("attempts").notNull().default(0),
     /** Why the last attempt failed (Telegram's description; never a secret). */
     lastError: text("last_error"),
+    /**
+     * On the closing row: which pass posts this session now, and until when. The lease lives in
+     * Postgres, beside what it guards, so it holds when Redis is lost (no second poster appears).
+     */
+    leaseToken: text("lease_token"),
+    leaseUntil: timestamp("lease_until", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     deliveredAt: timestamp("delivered_at", { withTimezone: true }),
   },

@@ -53,6 +53,23 @@ export class FloodWaitError extends Error {
   }
 }
 
+/** The caller's guard said no right before the send (it no longer holds what the send was for). */
+export class LeaseLostError extends Error {
+  constructor() {
+    super("the send's lease was lost before Telegram was called");
+    this.name = "LeaseLostError";
+  }
+}
+
+/**
+ * How a send waits: its priority, and a guard checked right before Telegram is called (after any
+ * wait for the budget), so a send whose right to go was taken over meanwhile is not made.
+ */
+export interface SendOptions {
+  priority?: SendPriority;
+  guard?: () => Promise<boolean>;
+}
+
 /** Group chats have negative ids (groups, supergroups and channels). */
 export const isGroupChat = (chatId: number) => chatId < 0;
 
@@ -64,9 +81,9 @@ export const isGroupChat = (chatId: number) => chatId < 0;
  * budget has room at once: they are worth nothing late.
  */
 export interface FloodControlledSender {
-  send(message: OutgoingMessage, options?: { priority?: SendPriority }): Promise<{ message_id: number }>;
+  send(message: OutgoingMessage, options?: SendOptions): Promise<{ message_id: number }>;
   /** Any other sending method (a document…), queued like a message. */
-  call<T>(chatId: number, method: string, params: object, options?: { priority?: SendPriority }): Promise<T>;
+  call<T>(chatId: number, method: string, params: object, options?: SendOptions): Promise<T>;
   /** Best effort: true when sent now; never queued, errors ignored. */
   tryNow(chatId: number, method: string, params: object): Promise<boolean>;
   /** Sends waiting for their turn. */
@@ -281,8 +298,13 @@ export function createFloodControlledSender(deps: {
     });
   }
 
-  const enqueue = <T>(chatId: number, run: () => Promise<T>, priority: SendPriority): Promise<T> => {
+  const enqueue = <T>(chatId: number, call: () => Promise<T>, options: SendOptions): Promise<T> => {
     if (stopped) return Promise.reject(new Error("the bot is stopping"));
+    const priority = options.priority ?? "delivery";
+    const run = async () => {
+      if (options.guard && !(await options.guard())) throw new LeaseLostError();
+      return call();
+    };
     return new Promise<T>((resolve, reject) => {
       const queue = queueOf(chatId);
       const job: Job = {
@@ -303,15 +325,15 @@ export function createFloodControlledSender(deps: {
         message.chat_id,
         // biome-ignore lint/suspicious/noExplicitAny: reply_markup is plain Telegram JSON.
         () => bot.api.sendMessage(message as any) as Promise<{ message_id: number }>,
-        options.priority ?? "delivery",
+        options,
       );
     },
-    call<T>(chatId: number, method: string, params: object, options: { priority?: SendPriority } = {}) {
+    call<T>(chatId: number, method: string, params: object, options: SendOptions = {}) {
       return enqueue(
         chatId,
         // biome-ignore lint/suspicious/noExplicitAny: GramIO's api is indexed by method name.
         () => (bot.api as any)[method](params) as Promise<T>,
-        options.priority ?? "delivery",
+        options,
       );
     },
     async tryNow(chatId, method, params) {

@@ -1,13 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { TelegramError } from "gramio";
 import type { Message, Session } from "../../db/schema";
 import type { DebateService } from "../../debate/debate-service";
 import { type Clock, systemClock } from "../../platform/clock";
-import type { Coordination } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
 import { languageOf, TEXTS } from "../i18n/texts";
 import { menuKeyboard } from "../keyboards";
 import type { DeliveryStore } from "./delivery-store";
-import type { FloodControlledSender } from "./flood-control";
+import { type FloodControlledSender, LeaseLostError } from "./flood-control";
 import { markdownToTelegram, plain, splitTelegramText, type TelegramText, withHeader } from "./telegram-text";
 
 /**
@@ -34,7 +34,8 @@ export interface Outbox {
   stop(): Promise<void>;
 }
 
-const LOCK_TTL_MS = 30_000;
+/** How long a pass holds a session's lease; renewed before every send. */
+const LEASE_MS = 60_000;
 /** How far back the sweep looks for chat sessions the bot never heard of (events missed while down). */
 const DISCOVERY_WINDOW_MS = 24 * 60 * 60_000;
 /** Sessions whose chat is remembered; older entries are read again from the table. */
@@ -59,7 +60,6 @@ const isPosted = (message: Message) =>
 export function createOutbox(deps: {
   store: DeliveryStore;
   debate: DebateService;
-  coordination: Coordination;
   sender: FloodControlledSender;
   logger: Logger;
   /** Delay before retrying a chat after a transient failure or a lease held elsewhere. Default 2000 ms. */
@@ -67,7 +67,7 @@ export function createOutbox(deps: {
   clock?: Clock;
 }): Outbox {
   const clock = deps.clock ?? systemClock;
-  const { store, debate, coordination, sender } = deps;
+  const { store, debate, sender } = deps;
   const logger = deps.logger.child({ component: "bot-outbox" });
   const retryDelayMs = deps.retryDelayMs ?? 2000;
   const running = new Map<number, Promise<void>>();
@@ -103,14 +103,17 @@ export function createOutbox(deps: {
     return splitTelegramText(withHeader(header, markdownToTelegram(row.content)));
   };
 
-  const sendChunk = async (chatId: number, chunk: TelegramText): Promise<number> => {
+  /** A send guarded by the session's lease, checked right before Telegram is called. */
+  type Leased = { guard: () => Promise<boolean> };
+
+  const sendChunk = async (chatId: number, chunk: TelegramText, lease: Leased): Promise<number> => {
     try {
-      const sent = await sender.send({ chat_id: chatId, text: chunk.text, entities: chunk.entities });
+      const sent = await sender.send({ chat_id: chatId, text: chunk.text, entities: chunk.entities }, lease);
       return sent.message_id;
     } catch (error) {
       if (!isEntityError(error) || chunk.entities.length === 0) throw error;
-      logger.warn("entities rejected, sending plain text", { chatId, error: (error as Error).message });
-      const sent = await sender.send({ chat_id: chatId, ...plain(chunk) });
+      logger.warn("entities rejected, sending plain text", { chatId, error });
+      const sent = await sender.send({ chat_id: chatId, ...plain(chunk) }, lease);
       return sent.message_id;
     }
   };
@@ -131,6 +134,7 @@ export function createOutbox(deps: {
     session: Session,
     row: Message,
     personas: Map<number, string | null>,
+    lease: Leased,
   ) => {
     const record = await store.recordTurn(
       { sessionId: session.id, chatId, messageId: row.id, turnIndex: row.turnIndex },
@@ -141,10 +145,10 @@ export function createOutbox(deps: {
     const ids = [...(record.telegramMessageIds ?? [])];
     for (let index = ids.length; index < chunks.length; index++) {
       try {
-        ids.push(await sendChunk(chatId, chunks[index]!));
+        ids.push(await sendChunk(chatId, chunks[index]!, lease));
       } catch (error) {
         if (error instanceof TelegramError && error.code === 400 && !isChatUnavailable(error)) {
-          logger.error("message rejected by Telegram", { chatId, messageId: row.id, error: error.message });
+          logger.error("message rejected by Telegram", { chatId, messageId: row.id, error });
           await store.settle(record.id, { status: "failed", telegramMessageIds: ids, error: error.message });
           return;
         }
@@ -159,7 +163,7 @@ export function createOutbox(deps: {
     });
   };
 
-  const postClosing = async (chatId: number, session: Session) => {
+  const postClosing = async (chatId: number, session: Session, lease: Leased) => {
     const language = languageOf(session.language);
     const text = TEXTS[language].closing(
       session.stopReason,
@@ -167,54 +171,56 @@ export function createOutbox(deps: {
       session.maxRounds,
       await debate.getTotals(session.id),
     );
-    await sender.send({ chat_id: chatId, text, reply_markup: menuKeyboard(language) });
+    await sender.send({ chat_id: chatId, text, reply_markup: menuKeyboard(language) }, lease);
     await store.closeSession(session.id, "sent");
   };
 
-  /** One pass over the chat's open sessions, oldest first. */
-  const drain = async (chatId: number, lockToken: string) => {
+  /** One pass over the chat's open sessions, oldest first; false when one is being posted elsewhere. */
+  const drain = async (chatId: number, token: string): Promise<boolean> => {
     for (const sessionId of await store.openSessions(chatId)) {
-      // Status read before the rows: once ended, every row of the session is already written.
-      const session = await debate.getSessionRow(sessionId);
-      const ended = ENDED.has(session.status);
-      // Posting is in turn order: everything up to the last settled row is done (a row recorded but
-      // still pending, cut short by a crash, is found again by `recordTurn` with its chunks so far).
-      const rows = await debate.listMessages(sessionId, {
-        afterTurnIndex: await store.settledThrough(sessionId),
-      });
-      if (rows.length > 0) {
-        const participants = await debate.getParticipants(sessionId);
-        const personas = new Map(
-          participants.map((participant) => [participant.id, participant.personaTitle]),
-        );
-        for (const row of rows) {
-          if (stopped) return;
-          await post(chatId, session, row, personas);
-          await coordination.extendLock(`bot:outbox:${chatId}`, lockToken, LOCK_TTL_MS);
+      // Sessions of a chat go out in order: one held by another pass holds up the newer ones too.
+      if (!(await store.claim(sessionId, token, LEASE_MS))) return false;
+      const lease: Leased = { guard: () => store.claim(sessionId, token, LEASE_MS) };
+      try {
+        // Status read before the rows: once ended, every row of the session is already written.
+        const session = await debate.getSessionRow(sessionId);
+        const ended = ENDED.has(session.status);
+        // Posting is in turn order: everything up to the last settled row is done (a row recorded but
+        // still pending, cut short by a crash, is found again by `recordTurn` with its chunks so far).
+        const rows = await debate.listMessages(sessionId, {
+          afterTurnIndex: await store.settledThrough(sessionId),
+        });
+        if (rows.length > 0) {
+          const participants = await debate.getParticipants(sessionId);
+          const personas = new Map(
+            participants.map((participant) => [participant.id, participant.personaTitle]),
+          );
+          for (const row of rows) {
+            if (stopped) return true;
+            await post(chatId, session, row, personas, lease);
+          }
         }
+        if (ended && !stopped) await postClosing(chatId, session, lease);
+      } finally {
+        await store.release(sessionId, token).catch(() => {});
       }
-      if (ended && !stopped) await postClosing(chatId, session);
     }
+    return true;
   };
 
   const pass = async (chatId: number) => {
-    const key = `bot:outbox:${chatId}`;
-    const token = await coordination.acquireLock(key, LOCK_TTL_MS);
-    if (!token) {
-      retryLater(chatId);
-      return;
-    }
     try {
-      await drain(chatId, token);
+      if (!(await drain(chatId, randomUUID()))) retryLater(chatId);
     } catch (error) {
       if (isChatUnavailable(error)) {
         await abandonChat(chatId, (error as Error).message);
+      } else if (error instanceof LeaseLostError) {
+        // Another pass took the session over while this one waited for its turn to send.
+        retryLater(chatId);
       } else {
         logger.error("delivery failed, will retry", { chatId, error });
         retryLater(chatId);
       }
-    } finally {
-      await coordination.releaseLock(key, token).catch(() => {});
     }
   };
 
