@@ -234,10 +234,23 @@ export function parseRuntimeSetting(
   if (typeof value !== "string" && typeof value !== "number") {
     throw new ConfigError(`${key} must be ${runtimeSettingSpecs[key].expected}`, key);
   }
-  const text = String(value);
+  // A JSON number may come in exponent form (1e-7): its decimal spelling is what the rules read.
+  const text = typeof value === "number" ? decimalText(value) : value;
   if (text.trim() === "") throw new ConfigError(`${key} must be ${runtimeSettingSpecs[key].expected}`, key);
   const parsed = parseVariable(key, text);
-  return normalizeSetting(key, parsed);
+  const normalized = normalizeSetting(key, parsed);
+  // Money is kept to 8 places: a positive amount below that would silently become 0 ("no limit").
+  if (key === "SESSION_COST_LIMIT_USD" && normalized === "0" && (parsed as number) > 0) {
+    throw new ConfigError(`${key} must be 0 (no limit) or at least 0.00000001`, key);
+  }
+  return normalized;
+}
+
+/** A number's plain decimal spelling (`1e-7` → `0.0000001`); integers and ordinary numbers as `String` gives them. */
+function decimalText(value: number): string {
+  const text = String(value);
+  if (!/e/i.test(text) || !Number.isFinite(value)) return text;
+  return value.toFixed(20).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
 
 function normalizeSetting(key: RuntimeSettingKey, parsed: unknown): RuntimeSettings[RuntimeSettingKey] {

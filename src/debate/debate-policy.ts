@@ -198,7 +198,10 @@ function afterAnswer(turn: Turn, answer: AnswerOutcome): Step {
     });
   }
   return advance(turn, {
-    messages: [message],
+    // A held-back answer is not silent: the chat gets one short line saying so.
+    messages: ok
+      ? [message]
+      : [message, notice(turn, texts.heldBack(speaker.displayName, answer.verdict as "empty" | "repeat"))],
     // Nothing to write for the participant on an ordinary good turn: one round trip fewer.
     participants:
       strikes === speaker.loopStrikes && speaker.consecutiveTimeouts === 0

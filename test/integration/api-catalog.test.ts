@@ -357,6 +357,18 @@ describe("settings", () => {
     ).toBe(90);
   });
 
+  test("a cost limit sent as a JSON number in exponent form is accepted like its decimal spelling", async () => {
+    // Raw JSON text: JSON.stringify would spell 1e-7 the same way, but say it explicitly.
+    const answer = await api.request("PUT", "/api/settings", { body: '{"SESSION_COST_LIMIT_USD": 1e-7}' });
+    expect(answer.status).toBe(200);
+    expect(answer.json.SESSION_COST_LIMIT_USD).toBe("0.0000001");
+    // Below the 8 places money is kept to, it would turn into 0 (no limit): refused instead.
+    const tiny = await api.request("PUT", "/api/settings", { body: '{"SESSION_COST_LIMIT_USD": 1e-9}' });
+    expect(tiny.status).toBe(422);
+    expect(tiny.json.error.details[0].message).toContain("at least 0.00000001");
+    await api.request("PUT", "/api/settings", { body: { SESSION_COST_LIMIT_USD: "1.00" } });
+  });
+
   test("each key is validated; one bad key writes nothing", async () => {
     const answer = await api.request("PUT", "/api/settings", {
       body: { MAX_ROUNDS: 0, PAYMENT_URL: "http://insecure.example.com", CONTEXT_TOKEN_LIMIT: 8000 },

@@ -193,7 +193,7 @@ describe("slow helpers", () => {
 });
 
 describe("loop guard", () => {
-  test("a participant answering empty twice is excluded, announced, and two become one", async () => {
+  test("a participant answering empty twice is told once, then excluded, announced, and two become one", async () => {
     stack.fakeLlm.setResponder((request) => (request.model === CHATGPT ? { text: "" } : {}));
     const { id, recorder } = await startDebate(stack, { topic: "Silence is golden?", maxRounds: 5 });
     const excluded = await recorder.waitFor("participant-excluded");
@@ -202,12 +202,15 @@ describe("loop guard", () => {
     const detail = await stack.debate.getSession(id);
     expect(detail.messages.map((row) => [row.authorType, row.authorName, row.flagged])).toEqual([
       ["model", "ChatGPT", "empty"],
+      ["system", "system", null],
       ["model", "DeepSeek", null],
       ["model", "ChatGPT", "empty"],
       ["system", "system", null],
     ]);
-    expect(excluded).toMatchObject({ name: "ChatGPT", messageId: detail.messages[3]!.id });
-    expect(detail.messages[3]!.content).toContain("ChatGPT");
+    // Nothing silent: the first empty answer gets one short line instead of a missing turn.
+    expect(detail.messages[1]!.content).toBe("ChatGPT ответил пустым сообщением; ход переходит дальше.");
+    expect(excluded).toMatchObject({ name: "ChatGPT", messageId: detail.messages[4]!.id });
+    expect(detail.messages[4]!.content).toContain("ChatGPT");
     const chatGpt = detail.participants.find((participant) => participant.displayName === "ChatGPT")!;
     expect(chatGpt).toMatchObject({ status: "excluded", loopStrikes: 2 });
     expect(chatGpt.exclusionReason).toContain("empty");
@@ -235,6 +238,7 @@ describe("loop guard", () => {
     const detail = await stack.debate.getSession(id);
     const chatGptTurns = modelTurns(detail.messages).filter((turn) => turn.authorName === "ChatGPT");
     expect(chatGptTurns.map((turn) => turn.flagged)).toEqual([null, "repeat", "repeat"]);
+    expect(detail.messages.filter((row) => row.content.includes("почти повторяет"))).toHaveLength(1);
     expect(detail.messages.at(-1)!.authorType).toBe("system");
     const chatGpt = detail.participants.find((participant) => participant.displayName === "ChatGPT")!;
     expect(chatGpt).toMatchObject({ status: "excluded", loopStrikes: 2 });
