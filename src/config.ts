@@ -250,7 +250,10 @@ export function parseRuntimeSetting(
 function decimalText(value: number): string {
   const text = String(value);
   if (!/e/i.test(text) || !Number.isFinite(value)) return text;
-  return value.toFixed(20).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  return value
+    .toFixed(20)
+    .replace(/(\.\d*?)0+$/, "$1")
+    .replace(/\.$/, "");
 }
 
 function normalizeSetting(key: RuntimeSettingKey, parsed: unknown): RuntimeSettings[RuntimeSettingKey] {

@@ -108,6 +108,13 @@ export function createScheduler(deps: {
         failures.delete(sessionId);
         // If Redis is away the entry stays; the next holder finds the session ended and drops it.
         if (outcome !== "aborted") await coordination.unmarkDue(sessionId).catch(() => {});
+        // A lease lost to a Redis that came back empty: back on the schedule at once (not at the
+        // next reconciliation), unless another holder has already put it there.
+        else if (
+          controller.signal.reason instanceof Error &&
+          controller.signal.reason.message === "lease lost"
+        )
+          await coordination.markDue(sessionId, clock.now(), { ifAbsent: true }).catch(() => {});
       } catch (error) {
         const count = (failures.get(sessionId) ?? 0) + 1;
         failures.set(sessionId, count);
