@@ -11,17 +11,20 @@ import type { TelegramEntity } from "./telegram-text";
  * Telegram's flood limits as the bot's budget. They are limits of the bot token, not of a process:
  * every instance takes from the same buckets (Redis; in-process for the embedded default). A token
  * bucket lets through at most `burst + rate × window` in any window, so the sustained rates sit
- * below Telegram's numbers by the burst: ≤ 30/s in all, ≈ 1/s per chat, ≤ 20/min per group.
+ * below Telegram's numbers by the burst and a little headroom: ≤ 30/s in all, ≈ 1/s per chat,
+ * ≤ 20/min per group. Tokens are taken when a send leaves, but Telegram counts when it arrives: a
+ * slow request followed by a quick one would squeeze a burst into less time than the bucket meant,
+ * so sends to one chat are also spaced by `1 / (rate × burst)` after the previous one completes.
  */
 export interface FloodLimits {
   /** Sustained sends per second to one chat. Default 1. */
   perChatPerSecond?: number;
   /** Sends one chat may get at once after a pause. Default 2. */
   chatBurst?: number;
-  /** Sustained sends per minute to one group. Default 18 (+ a burst of 2 = Telegram's 20). */
+  /** Sustained sends per minute to one group. Default 17 (+ a burst of 2, under Telegram's 20). */
   groupPerMinute?: number;
   groupBurst?: number;
-  /** Sustained sends per second in all. Default 25 (+ a burst of 5 = Telegram's 30). */
+  /** Sustained sends per second in all. Default 24 (+ a burst of 4, under Telegram's 30). */
   globalPerSecond?: number;
   globalBurst?: number;
   /** Attempts per message when Telegram answers 429. Default 5. */
@@ -131,8 +134,8 @@ export function createFloodControlledSender(deps: {
   const name = budgetName(deps.token);
   const global: TokenBucket = {
     key: `telegram:${name}:global`,
-    capacity: limits.globalBurst ?? 5,
-    perSecond: limits.globalPerSecond ?? 25,
+    capacity: limits.globalBurst ?? 4,
+    perSecond: limits.globalPerSecond ?? 24,
   };
   const chatBucket = (chatId: number): TokenBucket => ({
     key: `telegram:${name}:chat:${chatId}`,
@@ -142,8 +145,9 @@ export function createFloodControlledSender(deps: {
   const groupBucket = (chatId: number): TokenBucket => ({
     key: `telegram:${name}:group:${chatId}`,
     capacity: limits.groupBurst ?? 2,
-    perSecond: (limits.groupPerMinute ?? 18) / 60,
+    perSecond: (limits.groupPerMinute ?? 17) / 60,
   });
+  const chatGapMs = 1000 / ((limits.perChatPerSecond ?? 1) * (limits.chatBurst ?? 2));
   const bucketsOf = (chatId: number) =>
     isGroupChat(chatId) ? [global, chatBucket(chatId), groupBucket(chatId)] : [global, chatBucket(chatId)];
 
@@ -191,10 +195,14 @@ export function createFloodControlledSender(deps: {
     return queue;
   };
 
-  const forget = (queue: ChatQueue) => {
-    if (queue.busy || queue.reply.length > 0 || queue.delivery.length > 0) return;
-    chats.delete(queue.chatId);
-    order = order.filter((chatId) => chatId !== queue.chatId);
+  /** Drops the chats with nothing queued whose spacing has run out: the map holds only live chats. */
+  const forgetIdle = () => {
+    const now = clock.now();
+    for (const queue of chats.values()) {
+      if (queue.busy || queue.reply.length > 0 || queue.delivery.length > 0 || queue.notBefore > now) continue;
+      chats.delete(queue.chatId);
+    }
+    if (order.length !== chats.size) order = order.filter((chatId) => chats.has(chatId));
   };
 
   const runJob = async (queue: ChatQueue, job: Job) => {
@@ -223,7 +231,7 @@ export function createFloodControlledSender(deps: {
       }
     } finally {
       queue.busy = false;
-      forget(queue);
+      queue.notBefore = Math.max(queue.notBefore, clock.now() + chatGapMs);
       void pump();
     }
   };
@@ -257,6 +265,7 @@ export function createFloodControlledSender(deps: {
 
   /** Dispatches the next send that has a token now; when none can go, sets a wake-up for the first that can. */
   async function dispatchOne(): Promise<boolean> {
+    forgetIdle();
     const now = clock.now();
     if (globalNotBefore > now) {
       wakeAt(globalNotBefore);

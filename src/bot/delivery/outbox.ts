@@ -208,9 +208,13 @@ export function createOutbox(deps: {
     return true;
   };
 
+  // One token per chat for this instance (one pass per chat runs here at a time): a lease left
+  // behind by a pass that failed before releasing it (Postgres cut mid-pass) is this instance's
+  // own to take again at once, not after it lapses.
+  const instance = randomUUID();
   const pass = async (chatId: number) => {
     try {
-      if (!(await drain(chatId, randomUUID()))) retryLater(chatId);
+      if (!(await drain(chatId, `${instance}:${chatId}`))) retryLater(chatId);
     } catch (error) {
       if (isChatUnavailable(error)) {
         await abandonChat(chatId, (error as Error).message);
