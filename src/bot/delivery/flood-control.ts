@@ -24,7 +24,7 @@ export interface FloodLimits {
   /** Sustained sends per minute to one group. Default 17 (+ a burst of 2, under Telegram's 20). */
   groupPerMinute?: number;
   groupBurst?: number;
-  /** Sustained sends per second in all. Default 24 (+ a burst of 4, under Telegram's 30). */
+  /** Sustained sends per second in all. Default 27 (+ a burst of 2, under Telegram's 30). */
   globalPerSecond?: number;
   globalBurst?: number;
   /** Attempts per message when Telegram answers 429. Default 5. */
@@ -134,8 +134,8 @@ export function createFloodControlledSender(deps: {
   const name = budgetName(deps.token);
   const global: TokenBucket = {
     key: `telegram:${name}:global`,
-    capacity: limits.globalBurst ?? 4,
-    perSecond: limits.globalPerSecond ?? 24,
+    capacity: limits.globalBurst ?? 2,
+    perSecond: limits.globalPerSecond ?? 27,
   };
   const chatBucket = (chatId: number): TokenBucket => ({
     key: `telegram:${name}:chat:${chatId}`,
@@ -182,6 +182,8 @@ export function createFloodControlledSender(deps: {
   let cancelWake: (() => void) | null = null;
   let stopped = false;
 
+  const backlog = () =>
+    [...chats.values()].reduce((sum, queue) => sum + queue.reply.length + queue.delivery.length, 0);
   const lane = (queue: ChatQueue, priority: SendPriority) =>
     priority === "reply" ? queue.reply : queue.delivery;
 
@@ -199,7 +201,8 @@ export function createFloodControlledSender(deps: {
   const forgetIdle = () => {
     const now = clock.now();
     for (const queue of chats.values()) {
-      if (queue.busy || queue.reply.length > 0 || queue.delivery.length > 0 || queue.notBefore > now) continue;
+      if (queue.busy || queue.reply.length > 0 || queue.delivery.length > 0 || queue.notBefore > now)
+        continue;
       chats.delete(queue.chatId);
     }
     if (order.length !== chats.size) order = order.filter((chatId) => chats.has(chatId));
@@ -347,8 +350,9 @@ export function createFloodControlledSender(deps: {
     },
     async tryNow(chatId, method, params) {
       const queue = chats.get(chatId);
-      // A queued send of the chat goes first; typing can wait for the next turn.
-      if (stopped || queue?.busy || (queue && queue.notBefore > clock.now())) return false;
+      // Anything queued goes first (this chat's, or any chat's under a flood): typing and drafts
+      // would only take tokens from messages waiting to go.
+      if (stopped || queue?.busy || (queue && queue.notBefore > clock.now()) || backlog() > 0) return false;
       const grant = await take(chatId);
       if (grant.waitMs > 0) return false;
       try {
