@@ -23,6 +23,7 @@ import type { Coordination } from "./platform/coordination";
 import { type Database, openDatabase } from "./platform/db";
 import type { Logger } from "./platform/logger";
 import { createMemoryCoordination } from "./platform/memory-coordination";
+import { MIB } from "./platform/read-body";
 import { createRedisCoordination } from "./platform/redis-coordination";
 import { createSecretBox, type SecretBox } from "./platform/secret-box";
 import { createSettingsService } from "./settings/settings-service";
@@ -79,6 +80,13 @@ export interface App {
   /** Releases everything this app opened, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
+
+/**
+ * The outer cap on request bodies: Bun refuses a bigger one itself (a bare 413, connection closed)
+ * before any route sees it. The doors' own limits lie below it (API and webhook 1 MiB, admin forms
+ * 64 KiB), so a body just over theirs gets their own answer.
+ */
+export const MAX_SERVER_BODY_BYTES = 2 * MIB;
 
 /** Opens coordination: Redis, or in-process for one instance. */
 export async function openCoordination(config: Config, logger: Logger): Promise<Coordination> {
@@ -239,7 +247,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
         }
       },
       listen(options = {}) {
-        http.listen({ port: options.port ?? config.port, hostname: options.hostname ?? "0.0.0.0" });
+        http.listen({
+          port: options.port ?? config.port,
+          hostname: options.hostname ?? "0.0.0.0",
+          maxRequestBodySize: MAX_SERVER_BODY_BYTES,
+        });
         stack.push(async () => {
           await http.stop();
         });

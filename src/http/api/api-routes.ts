@@ -1,4 +1,5 @@
 import { Elysia, ValidationError } from "elysia";
+import { MIB, readBody } from "../../platform/read-body";
 import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
 import type { OperatorDoorDeps } from "../door-deps";
 import { ApiError, collectSecretValues, errorResponse, toApiError, validationIssues } from "../errors";
@@ -16,6 +17,25 @@ export interface ApiRoutesDeps extends OperatorDoorDeps {
 }
 
 export const API_PREFIX = "/api";
+
+/** The largest request body the API reads; a bigger one is refused with 413 before it is read. */
+export const MAX_API_BODY_BYTES = MIB;
+
+/**
+ * Every API body is read here, capped, instead of by Elysia's parsers (which read whatever comes,
+ * up to the server's cap). The API speaks JSON: a body of another type arrives as text and fails
+ * its schema. An error thrown here reaches `onError` wrapped in Elysia's `ParseError`.
+ */
+async function readApiBody({ request, contentType }: { request: Request; contentType: string }) {
+  // Nothing to read: Elysia's own handling stays (a missing required body fails validation).
+  if (!request.body) return undefined;
+  const bytes = await readBody(request, MAX_API_BODY_BYTES);
+  if (!bytes) {
+    throw new ApiError(413, "payload_too_large", "The request body is larger than the API accepts (1 MiB).");
+  }
+  const text = new TextDecoder().decode(bytes);
+  return /^application\/([\w.-]+\+)?json$/i.test(contentType) ? JSON.parse(text) : text;
+}
 
 const notFound = () => {
   throw new ApiError(404, "not_found", "No such route.");
@@ -53,6 +73,7 @@ export function createApiRoutes(deps: ApiRoutesDeps) {
         const refused = checkBearer(request.headers.get("authorization"));
         if (refused) throw refused;
       })
+      .onParse(readApiBody)
       .onError(({ code, error, request, body }) => {
         const apiError = toApiError(error, code);
         if (apiError.status >= 500) {
