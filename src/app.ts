@@ -14,6 +14,7 @@ import { deriveCookieSecret } from "./http/admin/admin-auth";
 import { type AdminRoutesOptions, createAdminRoutes } from "./http/admin/admin-routes";
 import { createAdminSessionStore } from "./http/admin/admin-session-store";
 import { createApiRoutes } from "./http/api/api-routes";
+import { createBearerGuard } from "./http/api-auth";
 import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
 import { createOpenApiPlugin } from "./http/openapi";
@@ -199,7 +200,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           coordinationKind: coordination.kind,
         }),
       )
-      .use(createOpenApiPlugin())
+      .use(createOpenApiPlugin({ guard: config.docsPublic ? undefined : createBearerGuard(config.apiToken) }))
       .use(createApiRoutes({ ...services, apiToken: config.apiToken, ...tuning.api }))
       .use(
         createAdminRoutes({

@@ -29,6 +29,7 @@ const anyString = type("string");
 const hostList = type("string").pipe((value, ctx) => parseHostPatterns(value) ?? ctx.error("host names"));
 const logLevel = type("'debug' | 'info' | 'warn' | 'error'");
 const nodeEnv = type("'development' | 'production' | 'test'");
+const onOff = type("'on' | 'off'");
 
 interface VariableSpec {
   // biome-ignore lint/suspicious/noExplicitAny: heterogenous validators; each is typed at use below
@@ -122,6 +123,8 @@ const variableSpecs = {
     expected: "a number of proxies from 0 to 100",
   },
   API_TOKEN: { schema: anyString, secret: true, defaultValue: "", expected: "a token" },
+  // No default here: it depends on NODE_ENV (see createConfig).
+  DOCS_PUBLIC: { schema: onOff, expected: "on or off" },
   LOG_LEVEL: { schema: logLevel, defaultValue: "info", expected: "debug, info, warn or error" },
   OPENAI_API_KEY: { schema: anyString, secret: true, defaultValue: "", expected: "an API key" },
   OPENAI_MODEL: { schema: anyString, defaultValue: "gpt-4o-mini", expected: "a model id" },
@@ -179,6 +182,11 @@ export interface Config {
    */
   trustProxy: number;
   apiToken: string;
+  /**
+   * `DOCS_PUBLIC`: the OpenAPI document and Swagger UI are open to anyone; off, they need the API
+   * token. Default: on outside production, off in production.
+   */
+  docsPublic: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   providers: {
     openai: { apiKey: string; model: string; baseUrl: string };
@@ -280,8 +288,11 @@ export function createConfig(env: Env): Config {
       "TELEGRAM_WEBHOOK_SECRET",
     );
   }
+  const nodeEnv = get<Config["nodeEnv"]>("NODE_ENV");
+  const docsPublic =
+    get<"on" | "off" | undefined>("DOCS_PUBLIC") ?? (nodeEnv === "production" ? "off" : "on");
   return {
-    nodeEnv: get("NODE_ENV"),
+    nodeEnv,
     databaseUrl: buildDatabaseUrl(env),
     dataDir: get("DATA_DIR"),
     redisUrl: get<string | undefined>("REDIS_URL") ?? null,
@@ -296,6 +307,7 @@ export function createConfig(env: Env): Config {
     admin: { username: get("ADMIN_USERNAME"), password: get("ADMIN_PASSWORD") },
     trustProxy: get("TRUST_PROXY"),
     apiToken: get("API_TOKEN"),
+    docsPublic: docsPublic === "on",
     logLevel: get("LOG_LEVEL"),
     providers: {
       openai: { apiKey: get("OPENAI_API_KEY"), model: get("OPENAI_MODEL"), baseUrl: get("OPENAI_BASE_URL") },

@@ -32,6 +32,15 @@ describe("config", () => {
     });
   });
 
+  test("DOCS_PUBLIC: on outside production, off in production, either when set", () => {
+    expect(createConfig({}).docsPublic).toBe(true);
+    expect(createConfig({ NODE_ENV: "test" }).docsPublic).toBe(true);
+    expect(createConfig({ NODE_ENV: "production" }).docsPublic).toBe(false);
+    expect(createConfig({ NODE_ENV: "production", DOCS_PUBLIC: "on" }).docsPublic).toBe(true);
+    expect(createConfig({ DOCS_PUBLIC: "off" }).docsPublic).toBe(false);
+    expect(configError({ DOCS_PUBLIC: "yes" }).message).toBe('DOCS_PUBLIC must be on or off (got "yes")');
+  });
+
   test("empty values count as unset", () => {
     const config = createConfig({ DATABASE_URL: "", REDIS_URL: " ", MAX_ROUNDS: "" });
     expect(config.databaseUrl).toBeNull();

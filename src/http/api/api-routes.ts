@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from "elysia";
 import { MIB, readBody } from "../../platform/read-body";
-import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
+import { BEARER_CHALLENGE, createBearerCheck, createBearerGuard, guardedPath } from "../api-auth";
 import type { OperatorDoorDeps } from "../door-deps";
 import { ApiError, collectSecretValues, errorResponse, toApiError, validationIssues } from "../errors";
 import { createPersonalityRoutes } from "./personalities-routes";
@@ -41,9 +41,8 @@ const notFound = () => {
   throw new ApiError(404, "not_found", "No such route.");
 };
 
-const isApiPath = (pathname: string) => {
-  // Collapse repeated slashes so `//api/…` cannot slip past the check if a router ever accepts it.
-  const path = pathname.replace(/\/{2,}/g, "/").toLowerCase();
+const isApiPath = (request: Request) => {
+  const path = guardedPath(request);
   return path === API_PREFIX || path.startsWith(`${API_PREFIX}/`);
 };
 
@@ -54,19 +53,14 @@ const isApiPath = (pathname: string) => {
 export function createApiRoutes(deps: ApiRoutesDeps) {
   const logger = deps.logger.child({ component: "api" });
   const checkBearer = createBearerCheck(deps.apiToken);
-
-  const deny = (authorization: string | null): Response | undefined => {
-    const refused = checkBearer(authorization);
-    if (!refused) return undefined;
-    return errorResponse(refused, { headers: refused.status === 401 ? BEARER_CHALLENGE : {} });
-  };
+  const deny = createBearerGuard(deps.apiToken);
 
   return (
     new Elysia({ name: "api", prefix: API_PREFIX })
       // Before routing and body parsing: an unauthenticated caller learns nothing about routes or schemas.
       // (Request hooks apply app-wide, hence the path check.)
       .onRequest(({ request }) => {
-        if (isApiPath(new URL(request.url).pathname)) return deny(request.headers.get("authorization"));
+        if (isApiPath(request)) return deny(request);
       })
       // Second line, bound to the API's own routes whatever path led to them; still before validation.
       .onTransform(({ request }) => {
