@@ -106,6 +106,7 @@ const variableSpecs = {
   DATA_DIR: { schema: anyString, defaultValue: "./data", expected: "a directory path" },
   REDIS_URL: { schema: redisUrl, secret: true, expected: "a redis:// URL" },
   PORT: { schema: positiveInt(0, 65535), defaultValue: "3000", expected: "a port number" },
+  METRICS_PORT: { schema: positiveInt(0, 65535), expected: "a port number" },
   TELEGRAM_BOT_TOKEN: { schema: anyString, secret: true, defaultValue: "", expected: "a bot token" },
   TELEGRAM_API_URL: {
     schema: httpUrl,
@@ -172,6 +173,8 @@ export interface Config {
   /** Redis URL, or null for in-process coordination (one instance). */
   redisUrl: string | null;
   port: number;
+  /** `METRICS_PORT`: /metrics is served there only, without auth; null = on `port`, behind the API token. */
+  metricsPort: number | null;
   telegram: { botToken: string; apiUrl: string; webhookUrl: string | null; webhookSecret: string };
   /** Raw SECRETS_KEY value (comma-separated Fernet keys); parsed by the secret box. */
   secretsKey: string;
@@ -288,6 +291,11 @@ export function createConfig(env: Env): Config {
       "TELEGRAM_WEBHOOK_SECRET",
     );
   }
+  const port = get<number>("PORT");
+  const metricsPort = get<number | undefined>("METRICS_PORT") ?? null;
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError("METRICS_PORT must differ from PORT", "METRICS_PORT");
+  }
   const nodeEnv = get<Config["nodeEnv"]>("NODE_ENV");
   const docsPublic =
     get<"on" | "off" | undefined>("DOCS_PUBLIC") ?? (nodeEnv === "production" ? "off" : "on");
@@ -296,7 +304,8 @@ export function createConfig(env: Env): Config {
     databaseUrl: buildDatabaseUrl(env),
     dataDir: get("DATA_DIR"),
     redisUrl: get<string | undefined>("REDIS_URL") ?? null,
-    port: get("PORT"),
+    port,
+    metricsPort,
     telegram: {
       botToken: get("TELEGRAM_BOT_TOKEN"),
       apiUrl: get<string>("TELEGRAM_API_URL").replace(/\/+$/, ""),

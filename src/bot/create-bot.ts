@@ -37,6 +37,8 @@ export interface CreateBotDeps {
   logger: Logger;
   /** Time for the outbox's retries and sweeps (tests advance a manual one). */
   clock?: Clock;
+  /** Told of every 429 answer of the Bot API, with its method (metrics). */
+  onRateLimited?: (method: string) => void;
   delivery?: FloodLimits & {
     /** Minimum gap between drafts in one chat. Default 1000 ms. */
     draftIntervalMs?: number;
@@ -67,7 +69,12 @@ const COMMAND = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)/;
 export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   const logger = deps.logger.child({ component: "bot" });
   const bot = new Bot(deps.token, { api: { baseURL: `${deps.apiUrl.replace(/\/+$/, "")}/bot` } });
-  const sender = createFloodControlledSender({ bot, logger, limits: deps.delivery });
+  const sender = createFloodControlledSender({
+    bot,
+    logger,
+    limits: deps.delivery,
+    onRateLimited: deps.onRateLimited,
+  });
   const outbox = createOutbox({
     store: deps.deliveries,
     debate: deps.debate,

@@ -41,6 +41,14 @@ describe("config", () => {
     expect(configError({ DOCS_PUBLIC: "yes" }).message).toBe('DOCS_PUBLIC must be on or off (got "yes")');
   });
 
+  test("METRICS_PORT: unset serves /metrics on PORT; set, a port of its own", () => {
+    expect(createConfig({}).metricsPort).toBeNull();
+    expect(createConfig({ METRICS_PORT: "9464" }).metricsPort).toBe(9464);
+    expect(createConfig({ METRICS_PORT: "0", PORT: "0" }).metricsPort).toBe(0);
+    expect(configError({ METRICS_PORT: "3000" }).message).toBe("METRICS_PORT must differ from PORT");
+    expect(configError({ METRICS_PORT: "x" }).variable).toBe("METRICS_PORT");
+  });
+
   test("empty values count as unset", () => {
     const config = createConfig({ DATABASE_URL: "", REDIS_URL: " ", MAX_ROUNDS: "" });
     expect(config.databaseUrl).toBeNull();

@@ -53,6 +53,8 @@ export function createFloodControlledSender(deps: {
   bot: Bot<any, any>;
   logger: Logger;
   limits?: FloodLimits;
+  /** Told of every 429 answer (metrics). */
+  onRateLimited?: (method: string) => void;
 }): FloodControlledSender {
   const perChatIntervalMs = deps.limits?.perChatIntervalMs ?? 1000;
   const groupPerMinute = deps.limits?.groupPerMinute ?? 20;
@@ -99,6 +101,7 @@ export function createFloodControlledSender(deps: {
         return await deps.bot.api.sendMessage(message as any);
       } catch (error) {
         if (!(error instanceof TelegramError) || error.code !== 429) throw error;
+        deps.onRateLimited?.("sendMessage");
         const retryAfter = Number(error.payload?.retry_after ?? 1) || 1;
         blockedUntil.set(message.chat_id, Date.now() + retryAfter * 1000);
         deps.logger.warn("telegram 429, waiting", { chatId: message.chat_id, retryAfter, attempt });
