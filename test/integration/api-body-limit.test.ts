@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MAX_SERVER_BODY_BYTES } from "../../src/app";
 import { MAX_API_BODY_BYTES } from "../../src/http/api/api-routes";
 import { type FakeTelegramServer, startFakeTelegramServer } from "../helpers/fake-telegram-server";
-import { type SpawnedApp, spawnApp } from "../helpers/spawn-app";
+import { chunkedBody, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-db";
 
@@ -47,19 +47,6 @@ afterAll(async () => {
   await testDatabase?.drop();
 });
 
-const rssMb = async () =>
-  Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${app.process.pid}/status`).text())![1]) / 1024;
-
-/** `bytes` in 1 MB chunks with no Content-Length (chunked transfer). */
-const chunked = (bytes: Uint8Array) =>
-  new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (let offset = 0; offset < bytes.length; offset += MB)
-        controller.enqueue(bytes.subarray(offset, offset + MB));
-      controller.close();
-    },
-  });
-
 /** A JSON session whose topic makes the body `size` bytes long. */
 const sessionBody = (size: number) => {
   const frame = JSON.stringify({ topic: "" });
@@ -90,7 +77,9 @@ describe("API body limit", () => {
     expect(fits.status).toBe(422);
     expect((await fits.json()).error.code).toBe("invalid_topic");
     await expectTooLarge(await api(sessionBody(MAX_API_BODY_BYTES + 1)));
-    await expectTooLarge(await api(chunked(new TextEncoder().encode(sessionBody(MAX_API_BODY_BYTES + 1)))));
+    await expectTooLarge(
+      await api(chunkedBody(new TextEncoder().encode(sessionBody(MAX_API_BODY_BYTES + 1)))),
+    );
     // Between the API's limit and the server's, still the API's answer.
     await expectTooLarge(await api(new Uint8Array(MAX_SERVER_BODY_BYTES - 1).fill(97)));
     // Without the token nothing is read: the answer is about the token.
@@ -108,7 +97,7 @@ describe("webhook body limit", () => {
     // Over the limit but with the wrong secret: refused for the secret, the body never read.
     expect((await webhook(new Uint8Array(MB + MB / 2).fill(32), "wrong")).status).toBe(401);
     expect((await webhook(new Uint8Array(MB + 1).fill(32))).status).toBe(413);
-    expect((await webhook(chunked(new Uint8Array(MB + 1).fill(32)))).status).toBe(413);
+    expect((await webhook(chunkedBody(new Uint8Array(MB + 1).fill(32)))).status).toBe(413);
     expect((await webhook("{not json")).status).toBe(400);
     expect((await webhook(JSON.stringify(update))).status).toBe(200);
     const greeting = await telegram.waitForSent((message) => message.chat_id === chat.id);
@@ -122,20 +111,20 @@ describe("memory under oversized posts", () => {
     // Warm up the routes measured below, so their first compile is not counted as growth.
     await api("{}");
     await webhook("{}", "wrong");
-    const before = await rssMb();
+    const before = await app.rssMb();
     const started = performance.now();
     for (let round = 0; round < 5; round++) {
       // A declared length over the server's cap: Bun refuses it itself, before any route.
       expect((await api(big)).status).toBe(413);
       expect((await webhook(big, "wrong")).status).toBe(413);
       // Chunked: the routes refuse it, unread (no token, wrong secret) or read up to their limit.
-      await expectTooLarge(await api(chunked(big)));
-      expect((await webhook(chunked(big))).status).toBe(413);
-      expect((await webhook(chunked(big), "wrong")).status).toBe(401);
-      expect((await post("/api/sessions", chunked(big))).status).toBe(401);
+      await expectTooLarge(await api(chunkedBody(big)));
+      expect((await webhook(chunkedBody(big))).status).toBe(413);
+      expect((await webhook(chunkedBody(big), "wrong")).status).toBe(401);
+      expect((await post("/api/sessions", chunkedBody(big))).status).toBe(401);
     }
     const perPostMs = (performance.now() - started) / 30;
-    const after = await rssMb();
+    const after = await app.rssMb();
     // 30 posts of 40 MB: reading any one of them would add ≥ 40 MB.
     expect(after - before).toBeLessThan(30);
     // Reading 40 MB before refusing took ≈ 600 ms here; refusing unread takes a few ms.
