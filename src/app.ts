@@ -14,8 +14,10 @@ import { deriveCookieSecret } from "./http/admin/admin-auth";
 import { type AdminRoutesOptions, createAdminRoutes } from "./http/admin/admin-routes";
 import { createAdminSessionStore } from "./http/admin/admin-session-store";
 import { createApiRoutes } from "./http/api/api-routes";
+import { createBearerGuard } from "./http/api-auth";
 import type { OperatorDoorDeps } from "./http/door-deps";
 import { createHealthRoutes } from "./http/health";
+import { createMetrics, createMetricsRoutes, type Metrics } from "./http/metrics";
 import { createOpenApiPlugin } from "./http/openapi";
 import type { OpenAiChatModelOptions } from "./llm/openai-chat-model";
 import type { Clock } from "./platform/clock";
@@ -23,6 +25,7 @@ import type { Coordination } from "./platform/coordination";
 import { type Database, openDatabase } from "./platform/db";
 import type { Logger } from "./platform/logger";
 import { createMemoryCoordination } from "./platform/memory-coordination";
+import { MIB } from "./platform/read-body";
 import { createRedisCoordination } from "./platform/redis-coordination";
 import { createSecretBox, type SecretBox } from "./platform/secret-box";
 import { createSettingsService } from "./settings/settings-service";
@@ -70,6 +73,10 @@ export interface App {
   engine: DebateEngine;
   /** The Telegram door, or null when TELEGRAM_BOT_TOKEN is empty. */
   telegram: TelegramBotDoor | null;
+  /** This instance's Prometheus metrics (served at /metrics). */
+  metrics: Metrics;
+  /** With METRICS_PORT, the base URL /metrics is served on once `listen` ran; null otherwise. */
+  readonly metricsUrl: string | null;
   /** Every HTTP door (health, API, OpenAPI, admin, webhook); `handle(request)` works before `listen`. */
   http: Elysia;
   /** Starts the engine (resuming debates) and, in the background, the bot. */
@@ -79,6 +86,13 @@ export interface App {
   /** Releases everything this app opened, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
+
+/**
+ * The outer cap on request bodies: Bun refuses a bigger one itself (a bare 413, connection closed)
+ * before any route sees it. The doors' own limits lie below it (API and webhook 1 MiB, admin forms
+ * 64 KiB), so a body just over theirs gets their own answer.
+ */
+export const MAX_SERVER_BODY_BYTES = 2 * MIB;
 
 /** Opens coordination: Redis, or in-process for one instance. */
 export async function openCoordination(config: Config, logger: Logger): Promise<Coordination> {
@@ -130,6 +144,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
     const audit = createAuditLog(db);
     const settings = createSettingsService({ db, defaults: config.defaults, audit });
+    const reports = createReports(db);
+    const deliveries = createDeliveryStore(db);
+    const metrics = createMetrics({
+      logger,
+      clock: tuning.clock,
+      sources: {
+        debates: () => reports.sessionsByOutcome(),
+        dueSessions: (nowMs) => coordination.dueCount(nowMs),
+        deliveryQueue: () => deliveries.pendingCounts(),
+      },
+    });
     const engine = createDebateEngine({
       db,
       coordination,
@@ -141,6 +166,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       models: { ...tuning.engine?.models, providerHosts: config.providerHosts },
       deltaIntervalMs: tuning.engine?.deltaIntervalMs,
       clock: tuning.clock,
+      observer: metrics.debate,
     });
     const services: AppServices = {
       debate: engine.debate,
@@ -155,7 +181,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         logger: logger.child({ component: "providers" }),
       }),
       personalities: createPersonalityService({ db, audit }),
-      reports: createReports(db),
+      reports,
       settings,
       audit,
       logger,
@@ -172,17 +198,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
             : null,
           debate: services.debate,
           events: services.events,
-          deliveries: createDeliveryStore(db),
+          deliveries,
           users: services.users,
           settings,
           coordination,
           logger,
           clock: tuning.clock,
           delivery: tuning.bot,
+          onRateLimited: (method) => metrics.telegramRateLimited(method),
         })
       : null;
     if (!telegram) logger.info("telegram bot is off: TELEGRAM_BOT_TOKEN is empty (admin and API still run)");
 
+    const bearerGuard = createBearerGuard(config.apiToken);
     const http = new Elysia()
       .use(
         createHealthRoutes({
@@ -191,7 +219,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           coordinationKind: coordination.kind,
         }),
       )
-      .use(createOpenApiPlugin())
+      .use(createOpenApiPlugin({ guard: config.docsPublic ? undefined : bearerGuard }))
       .use(createApiRoutes({ ...services, apiToken: config.apiToken, ...tuning.api }))
       .use(
         createAdminRoutes({
@@ -211,9 +239,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       )
       .get("/", ({ redirect }) => redirect("/admin"), { detail: { hide: true } });
     if (telegram?.webhookRoutes) http.use(telegram.webhookRoutes);
+    // On METRICS_PORT (see `listen`) only, or here behind the API token.
+    if (config.metricsPort === null) http.use(createMetricsRoutes({ metrics, guard: bearerGuard }));
 
     let started = false;
     let stopped = false;
+    let metricsUrl: string | null = null;
     return {
       config,
       logger,
@@ -222,6 +253,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       services,
       engine,
       telegram,
+      metrics,
+      get metricsUrl() {
+        return metricsUrl;
+      },
       http: http as unknown as Elysia,
       async start() {
         if (started) return;
@@ -239,13 +274,31 @@ export async function createApp(deps: AppDeps): Promise<App> {
         }
       },
       listen(options = {}) {
-        http.listen({ port: options.port ?? config.port, hostname: options.hostname ?? "0.0.0.0" });
+        http.listen({
+          port: options.port ?? config.port,
+          hostname: options.hostname ?? "0.0.0.0",
+          maxRequestBodySize: MAX_SERVER_BODY_BYTES,
+        });
         stack.push(async () => {
           await http.stop();
         });
-        const port = http.server?.port ?? config.port;
-        const url = `http://${options.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost"}:${port}`;
+        const host = options.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost";
+        const url = `http://${host}:${http.server?.port ?? config.port}`;
         logger.info("http listening", { url });
+        if (config.metricsPort !== null) {
+          const metricsHttp = new Elysia().use(createMetricsRoutes({ metrics }));
+          metricsHttp.listen({
+            port: config.metricsPort,
+            hostname: options.hostname ?? "0.0.0.0",
+            // Prometheus posts nothing.
+            maxRequestBodySize: 1024,
+          });
+          stack.push(async () => {
+            await metricsHttp.stop();
+          });
+          metricsUrl = `http://${host}:${metricsHttp.server?.port ?? config.metricsPort}`;
+          logger.info("metrics listening", { url: `${metricsUrl}/metrics` });
+        }
         return url;
       },
       async stop() {

@@ -29,6 +29,7 @@ const anyString = type("string");
 const hostList = type("string").pipe((value, ctx) => parseHostPatterns(value) ?? ctx.error("host names"));
 const logLevel = type("'debug' | 'info' | 'warn' | 'error'");
 const nodeEnv = type("'development' | 'production' | 'test'");
+const onOff = type("'on' | 'off'");
 
 interface VariableSpec {
   // biome-ignore lint/suspicious/noExplicitAny: heterogenous validators; each is typed at use below
@@ -105,6 +106,7 @@ const variableSpecs = {
   DATA_DIR: { schema: anyString, defaultValue: "./data", expected: "a directory path" },
   REDIS_URL: { schema: redisUrl, secret: true, expected: "a redis:// URL" },
   PORT: { schema: positiveInt(0, 65535), defaultValue: "3000", expected: "a port number" },
+  METRICS_PORT: { schema: positiveInt(0, 65535), expected: "a port number" },
   TELEGRAM_BOT_TOKEN: { schema: anyString, secret: true, defaultValue: "", expected: "a bot token" },
   TELEGRAM_API_URL: {
     schema: httpUrl,
@@ -122,6 +124,8 @@ const variableSpecs = {
     expected: "a number of proxies from 0 to 100",
   },
   API_TOKEN: { schema: anyString, secret: true, defaultValue: "", expected: "a token" },
+  // No default here: it depends on NODE_ENV (see createConfig).
+  DOCS_PUBLIC: { schema: onOff, expected: "on or off" },
   LOG_LEVEL: { schema: logLevel, defaultValue: "info", expected: "debug, info, warn or error" },
   OPENAI_API_KEY: { schema: anyString, secret: true, defaultValue: "", expected: "an API key" },
   OPENAI_MODEL: { schema: anyString, defaultValue: "gpt-4o-mini", expected: "a model id" },
@@ -169,6 +173,8 @@ export interface Config {
   /** Redis URL, or null for in-process coordination (one instance). */
   redisUrl: string | null;
   port: number;
+  /** `METRICS_PORT`: /metrics is served there only, without auth; null = on `port`, behind the API token. */
+  metricsPort: number | null;
   telegram: { botToken: string; apiUrl: string; webhookUrl: string | null; webhookSecret: string };
   /** Raw SECRETS_KEY value (comma-separated Fernet keys); parsed by the secret box. */
   secretsKey: string;
@@ -179,6 +185,11 @@ export interface Config {
    */
   trustProxy: number;
   apiToken: string;
+  /**
+   * `DOCS_PUBLIC`: the OpenAPI document and Swagger UI are open to anyone; off, they need the API
+   * token. Default: on outside production, off in production.
+   */
+  docsPublic: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   providers: {
     openai: { apiKey: string; model: string; baseUrl: string };
@@ -296,12 +307,21 @@ export function createConfig(env: Env): Config {
       "TELEGRAM_WEBHOOK_SECRET",
     );
   }
+  const port = get<number>("PORT");
+  const metricsPort = get<number | undefined>("METRICS_PORT") ?? null;
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError("METRICS_PORT must differ from PORT", "METRICS_PORT");
+  }
+  const nodeEnv = get<Config["nodeEnv"]>("NODE_ENV");
+  const docsPublic =
+    get<"on" | "off" | undefined>("DOCS_PUBLIC") ?? (nodeEnv === "production" ? "off" : "on");
   return {
-    nodeEnv: get("NODE_ENV"),
+    nodeEnv,
     databaseUrl: buildDatabaseUrl(env),
     dataDir: get("DATA_DIR"),
     redisUrl: get<string | undefined>("REDIS_URL") ?? null,
-    port: get("PORT"),
+    port,
+    metricsPort,
     telegram: {
       botToken: get("TELEGRAM_BOT_TOKEN"),
       apiUrl: get<string>("TELEGRAM_API_URL").replace(/\/+$/, ""),
@@ -312,6 +332,7 @@ export function createConfig(env: Env): Config {
     admin: { username: get("ADMIN_USERNAME"), password: get("ADMIN_PASSWORD") },
     trustProxy: get("TRUST_PROXY"),
     apiToken: get("API_TOKEN"),
+    docsPublic: docsPublic === "on",
     logLevel: get("LOG_LEVEL"),
     providers: {
       openai: { apiKey: get("OPENAI_API_KEY"), model: get("OPENAI_MODEL"), baseUrl: get("OPENAI_BASE_URL") },

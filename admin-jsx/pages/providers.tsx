@@ -21,6 +21,29 @@ const typeLabels: Record<ProviderView["type"], string> = {
   openai_compatible: "OpenAI-compatible",
 };
 
+/** The key column: masked when set, "not set", or unreadable with what to do about it. */
+function ApiKeyStatus({ provider }: { provider: ProviderView }): JSX.Element {
+  switch (provider.api_key_status) {
+    case "set":
+      return (
+        <span class="mono" safe>
+          {provider.api_key_masked ?? "••••"}
+        </span>
+      );
+    case "missing":
+      return <span class="muted">not set</span>;
+    case "unreadable":
+      return (
+        <span>
+          <span class="badge badge-failed">unreadable</span>
+          <div class="muted small">
+            Re-enter the key, or run <code>bun run rekey</code>.
+          </div>
+        </span>
+      );
+  }
+}
+
 export function ProvidersPage(props: {
   context: PageContext;
   providers: ProviderView[];
@@ -95,13 +118,7 @@ export function ProvidersPage(props: {
                         </div>
                       </td>
                       <td class="hide-sm">
-                        {provider.has_api_key ? (
-                          <span class="mono" safe>
-                            {provider.api_key_masked ?? "••••"}
-                          </span>
-                        ) : (
-                          <span class="muted">not set</span>
-                        )}
+                        <ApiKeyStatus provider={provider} />
                       </td>
                       <td class="hide-sm">
                         {persona === undefined ? <span class="muted">—</span> : <span safe>{persona}</span>}
@@ -201,9 +218,11 @@ export function ProviderFormPage(props: {
   const action = editing ? `/admin/providers/${provider.id}` : "/admin/providers";
   const title = editing ? `Edit ${provider.name}` : "Add provider";
   const keyHint = editing
-    ? provider.has_api_key
-      ? `Stored key: ${provider.api_key_masked ?? "••••"}. Leave blank to keep it.`
-      : "No key stored. Leave blank for endpoints that need none."
+    ? provider.api_key_status === "unreadable"
+      ? "The stored key cannot be decrypted with SECRETS_KEY: enter it again, or add the key it was stored under to SECRETS_KEY and run “bun run rekey”."
+      : provider.has_api_key
+        ? `Stored key: ${provider.api_key_masked ?? "••••"}. Leave blank to keep it.`
+        : "No key stored. Leave blank for endpoints that need none."
     : "Stored encrypted; it is never shown again.";
   return (
     <Layout title={title} active="providers" context={context}>

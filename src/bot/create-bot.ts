@@ -6,6 +6,7 @@ import { type Clock, systemClock } from "../platform/clock";
 import { constantTimeEqual } from "../platform/constant-time";
 import type { Coordination } from "../platform/coordination";
 import type { Logger } from "../platform/logger";
+import { MIB, readBody } from "../platform/read-body";
 import type { SettingsService } from "../settings/settings-service";
 import type { UserService } from "../users/user-service";
 import type { DeliveryStore } from "./delivery/delivery-store";
@@ -36,6 +37,8 @@ export interface CreateBotDeps {
   logger: Logger;
   /** Time for the outbox's retries and sweeps (tests advance a manual one). */
   clock?: Clock;
+  /** Told of every 429 answer of the Bot API, with its method (metrics). */
+  onRateLimited?: (method: string) => void;
   delivery?: FloodLimits & {
     /** Minimum gap between drafts in one chat. Default 1000 ms. */
     draftIntervalMs?: number;
@@ -73,6 +76,7 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     logger,
     limits: deps.delivery,
     clock: deps.clock,
+    onRateLimited: deps.onRateLimited,
   });
   const outbox = createOutbox({
     store: deps.deliveries,
@@ -275,17 +279,40 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   };
 }
 
-/** `POST /telegram/webhook`: checks Telegram's secret header, answers at once, handles the update in the background. */
+/** The largest update the webhook reads; Telegram's are a few KiB. */
+export const MAX_WEBHOOK_BODY_BYTES = MIB;
+
+/**
+ * `POST /telegram/webhook`: checks Telegram's secret header before reading a byte of the body, reads
+ * at most {@link MAX_WEBHOOK_BODY_BYTES}, answers at once and handles the update in the background.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
 function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger) {
-  return new Elysia({ name: "telegram-webhook" }).post("/telegram/webhook", ({ request, body, set }) => {
-    if (!constantTimeEqual(request.headers.get("x-telegram-bot-api-secret-token") ?? "", secret)) {
-      set.status = 401;
-      return { ok: false };
-    }
-    void bot.updates
-      .handleUpdate(body as TelegramUpdate)
-      .catch((error: unknown) => logger.error("webhook update failed", { error }));
-    return { ok: true };
-  });
+  return new Elysia({ name: "telegram-webhook" }).post(
+    "/telegram/webhook",
+    async ({ request, set }) => {
+      if (!constantTimeEqual(request.headers.get("x-telegram-bot-api-secret-token") ?? "", secret)) {
+        set.status = 401;
+        return { ok: false };
+      }
+      const body = await readBody(request, MAX_WEBHOOK_BODY_BYTES);
+      if (!body) {
+        set.status = 413;
+        return { ok: false };
+      }
+      let update: TelegramUpdate;
+      try {
+        update = JSON.parse(new TextDecoder().decode(body));
+      } catch {
+        set.status = 400;
+        return { ok: false };
+      }
+      void bot.updates
+        .handleUpdate(update)
+        .catch((error: unknown) => logger.error("webhook update failed", { error }));
+      return { ok: true };
+    },
+    // The body is read above, once the secret is known to be right.
+    { parse: "none" },
+  );
 }

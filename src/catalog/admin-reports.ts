@@ -80,6 +80,16 @@ export async function sessionCounts(
   return { total, byStatus };
 }
 
+/** How many sessions there are of each status and stop reason (all time; one grouped count). */
+export async function sessionsByOutcome(
+  db: Db,
+): Promise<{ status: SessionStatus; stopReason: string | null; count: number }[]> {
+  return db
+    .select({ status: sessions.status, stopReason: sessions.stopReason, count: count() })
+    .from(sessions)
+    .groupBy(sessions.status, sessions.stopReason);
+}
+
 /** One UTC day of activity: debates created and the cost of the LLM calls made that day. */
 export interface DailyActivity {
   /** `YYYY-MM-DD` (UTC). */
@@ -155,6 +165,7 @@ export async function findUserByHandle(db: Db, handle: string): Promise<User | n
 export interface ReportsService {
   usageByProvider(options?: { since?: Date }): Promise<ProviderUsage[]>;
   sessionCounts(options?: { since?: Date }): ReturnType<typeof sessionCounts>;
+  sessionsByOutcome(): ReturnType<typeof sessionsByOutcome>;
   dailyActivity(options: { days: number; now?: Date }): Promise<DailyActivity[]>;
   usersByIds(ids: readonly number[]): Promise<Map<number, User>>;
   findUserByHandle(handle: string): Promise<User | null>;
@@ -164,6 +175,7 @@ export function createReports(db: Db): ReportsService {
   return {
     usageByProvider: (options) => usageByProvider(db, options),
     sessionCounts: (options) => sessionCounts(db, options),
+    sessionsByOutcome: () => sessionsByOutcome(db),
     dailyActivity: (options) => dailyActivity(db, options),
     usersByIds: (ids) => usersByIds(db, ids),
     findUserByHandle: (handle) => findUserByHandle(db, handle),

@@ -5,6 +5,7 @@ import type { Logger } from "../platform/logger";
 import type { SecretBox } from "../platform/secret-box";
 import type { SettingsService } from "../settings/settings-service";
 import { createDebateEventBus, type DebateEventBus } from "./debate-events";
+import type { DebateObserver } from "./debate-observer";
 import { createDebateService, type DebateService } from "./debate-service";
 import { type ChatModelOptions, createModelFactory } from "./model-factory";
 import { createProviderCache } from "./provider-cache";
@@ -37,6 +38,8 @@ export function createDebateEngine(deps: {
   models?: ChatModelOptions;
   deltaIntervalMs?: number;
   clock?: Clock;
+  /** Told of LLM calls, turns and scheduling (metrics). */
+  observer?: DebateObserver;
 }): DebateEngine {
   const logger = deps.logger.child({ component: "debate" });
   const events = createDebateEventBus({ coordination: deps.coordination, logger });
@@ -50,6 +53,7 @@ export function createDebateEngine(deps: {
     logger,
     modelFor: createModelFactory({ secretBox: deps.secretBox, options: deps.models }),
     deltaIntervalMs: deps.deltaIntervalMs,
+    observer: deps.observer,
   });
   const scheduler = createScheduler({
     reader,
@@ -60,6 +64,7 @@ export function createDebateEngine(deps: {
     logger,
     options: deps.scheduler,
     clock: deps.clock,
+    observer: deps.observer,
   });
   const debate = createDebateService({
     db: deps.db,

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from "../platform/clock";
 import type { Coordination } from "../platform/coordination";
 import type { Logger } from "../platform/logger";
 import type { DebateEventBus } from "./debate-events";
+import type { SchedulerObserver } from "./debate-observer";
 import type { DebateWaker } from "./debate-service";
 import type { SessionReader } from "./session-reader";
 import type { SessionStore } from "./session-store";
@@ -49,6 +50,8 @@ export function createScheduler(deps: {
   logger: Logger;
   options?: SchedulerOptions;
   clock?: Clock;
+  /** Told how late each due session is picked up (metrics). */
+  observer?: SchedulerObserver;
 }): Scheduler {
   const { reader, store, coordination, events, runner, logger } = deps;
   const clock = deps.clock ?? systemClock;
@@ -152,13 +155,14 @@ export function createScheduler(deps: {
   async function pollOnce() {
     const free = maxConcurrent - running.size;
     if (free <= 0) return;
-    const due = await coordination.dueMembers(clock.now(), Math.min(free + running.size, 1000));
-    const candidates = due.filter((sessionId) => !running.has(sessionId)).slice(0, free);
+    const due = await coordination.dueEntries(clock.now(), Math.min(free + running.size, 1000));
+    const candidates = due.filter((entry) => !running.has(entry.member)).slice(0, free);
     // Claimed side by side: after a restart or a burst of starts, hundreds of sessions are due at once.
     await Promise.all(
-      candidates.map(async (sessionId) => {
+      candidates.map(async ({ member: sessionId, dueAtMs }) => {
         const token = await coordination.acquireLock(lockKey(sessionId), leaseMs);
         if (!token) return;
+        deps.observer?.sessionClaimed(Math.max(0, clock.now() - dueAtMs));
         if (stopped) {
           await coordination.releaseLock(lockKey(sessionId), token);
           return;

@@ -2,6 +2,7 @@ import type { Message, Provider, SessionParticipant } from "../db/schema";
 import type { ChatModel, ChatResult } from "../llm/chat-model";
 import { LlmError, publicFailureLine } from "../llm/llm-errors";
 import type { Logger } from "../platform/logger";
+import { type TurnObserver, turnOutcomeLabel } from "./debate-observer";
 import { applyStep, type FailureOutcome, planTurn, stepAfterTurn, type TurnOutcome } from "./debate-policy";
 import { judgeAnswer, shinglesOf } from "./loop-guard";
 import type { ProviderSource } from "./provider-cache";
@@ -26,6 +27,8 @@ export interface TurnRunnerDeps {
   now?: () => number;
   /** Minimum gap between two `turn-delta` events of one turn; 0 turns deltas off. */
   deltaIntervalMs?: number;
+  /** Told of every LLM call and turn (metrics). */
+  observer?: TurnObserver;
 }
 
 /** How a run ended: the session is over, someone else owns it now, or this run was asked to stop. */
@@ -115,6 +118,34 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     });
   }
 
+  /** `model` with each call's end (success or the failure's kind) reported to the observer. */
+  function observed(model: ChatModel, provider: Provider, kind: "turn" | "summary"): ChatModel {
+    const { observer } = deps;
+    if (!observer) return model;
+    return {
+      provider: model.provider,
+      async complete(request) {
+        const startedAt = now();
+        try {
+          const result = await model.complete(request);
+          observer.llmCall({
+            provider: provider.name,
+            kind,
+            outcome: "success",
+            durationMs: result.latencyMs,
+            usage: result.usage,
+            costUsd: result.costUsd,
+          });
+          return result;
+        } catch (error) {
+          const outcome = error instanceof LlmError ? error.kind : "unknown";
+          observer.llmCall({ provider: provider.name, kind, outcome, durationMs: now() - startedAt });
+          throw error;
+        }
+      },
+    };
+  }
+
   const preparePrompt = createTurnPrompter({
     logger,
     now,
@@ -180,7 +211,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         state,
         speaker,
         round,
-        model,
+        model: observed(model, provider, "summary"),
         provider,
         signal: turnSignal,
         turnDeadline,
@@ -188,7 +219,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
       let streamed = "";
       // The first delta waits one interval too: short answers go out whole with turn-end.
       let lastDeltaAt = now();
-      const result = await model.complete({
+      const result = await observed(model, provider, "turn").complete({
         messages: prompt,
         signal: turnSignal,
         deadlineMs: turnDeadline,
@@ -229,6 +260,10 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     const outcome: TurnOutcome = provider
       ? await callModel(state, speaker, round, provider, signal)
       : { kind: "provider-missing" };
+    deps.observer?.turn({
+      provider: provider?.name ?? speaker.displayName,
+      outcome: turnOutcomeLabel(outcome),
+    });
     const step = stepAfterTurn(state, speaker, round, outcome);
     // Steps that end the debate or exclude someone are awaited; an ordinary answer is not.
     const excludes = step.participants?.some((change) => change.set.status === "excluded");

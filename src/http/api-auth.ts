@@ -4,7 +4,7 @@
  * so neither the content nor the length of the configured token leaks through timing.
  */
 import { constantTimeEqual } from "../platform/constant-time";
-import { ApiError } from "./errors";
+import { ApiError, errorResponse } from "./errors";
 
 /** Header sent with 401 answers (RFC 6750). */
 export const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="api"' };
@@ -33,3 +33,27 @@ export function createBearerCheck(apiToken: string): (authorization: string | nu
     return null;
   };
 }
+
+/**
+ * The answer to a request without the right bearer token (401 with the challenge, or 503 when no
+ * token is configured), or undefined when it carries it: for routes guarded outside the API's own
+ * plugin (the OpenAPI document when `DOCS_PUBLIC=off`, `/metrics`).
+ */
+export function createBearerGuard(apiToken: string): (request: Request) => Response | undefined {
+  const check = createBearerCheck(apiToken);
+  return (request) => {
+    const refused = check(request.headers.get("authorization"));
+    if (!refused) return undefined;
+    return errorResponse(refused, { headers: refused.status === 401 ? BEARER_CHALLENGE : {} });
+  };
+}
+
+/**
+ * A request path as guards compare it: repeated and trailing slashes dropped and lower-cased, so
+ * `//api/…`, `/API/…` or `/openapi/json/` cannot slip past a check if the router accepts them.
+ */
+export const guardedPath = (request: Request) =>
+  new URL(request.url).pathname
+    .replace(/\/{2,}/g, "/")
+    .replace(/\/$/, "")
+    .toLowerCase();

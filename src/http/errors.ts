@@ -119,8 +119,11 @@ export function toApiError(error: unknown, elysiaCode?: ElysiaErrorCode): ApiErr
       details,
     );
   }
-  if (elysiaCode === "PARSE")
+  if (elysiaCode === "PARSE") {
+    // A refusal by the API's own body reader (413) comes wrapped in Elysia's ParseError.
+    if (error instanceof Error && error.cause instanceof ApiError) return error.cause;
     return new ApiError(400, "malformed_json", "The request body is not valid JSON.");
+  }
   if (elysiaCode === "NOT_FOUND") return new ApiError(404, "not_found", "No such route.");
   if (elysiaCode === "INVALID_COOKIE_SIGNATURE" || elysiaCode === "INVALID_FILE_TYPE") {
     return new ApiError(400, "bad_request", "The request is malformed.");

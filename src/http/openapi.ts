@@ -6,6 +6,7 @@ import { CONTENT_SECURITY_POLICY } from "./admin/admin-http";
 import { apiComponents } from "./api/api-schemas";
 import { createOpenApiComponents } from "./api/openapi-components";
 import { BEARER_SCHEME } from "./api/route-doc";
+import { guardedPath } from "./api-auth";
 import { healthComponent } from "./health";
 
 /** Where the document and the explorer are served. */
@@ -105,9 +106,25 @@ function swaggerUiRoutes() {
  * converter, which references the shared schemas as `components` ({@link apiComponents}). Admin pages
  * are not part of the API and are left out.
  */
-export function createOpenApiPlugin(options: { version?: string } = {}) {
+export function createOpenApiPlugin(
+  options: {
+    version?: string;
+    /** Refuses a request for the document or the explorer (`DOCS_PUBLIC=off`: the API token's guard). */
+    guard?: (request: Request) => Response | undefined;
+  } = {},
+) {
   const components = createOpenApiComponents([...apiComponents, healthComponent]);
-  return new Elysia({ name: "openapi" }).use(swaggerUiRoutes()).use(
+  const { guard } = options;
+  const plugin = new Elysia({ name: "openapi" });
+  if (guard) {
+    // A request hook applies app-wide, hence the path check; it runs before routing.
+    plugin.onRequest(({ request }) => {
+      const path = guardedPath(request);
+      if (path === OPENAPI_JSON_PATH || path === SWAGGER_UI_PATH || path.startsWith(`${SWAGGER_UI_PATH}/`))
+        return guard(request);
+    });
+  }
+  return plugin.use(swaggerUiRoutes()).use(
     openapi({
       provider: null,
       specPath: OPENAPI_JSON_PATH,

@@ -12,6 +12,12 @@ export interface TokenGrant {
   limitedBy: number;
 }
 
+/** A member of the due-set and the time it is due (epoch ms). */
+export interface DueEntry {
+  member: string;
+  dueAtMs: number;
+}
+
 /**
  * Coordination between debate workers: leases (locks), the due-set of sessions to advance,
  * pub/sub of debate events and short-lived key/value state (bot conversations).
@@ -36,6 +42,10 @@ export interface Coordination {
   unmarkDue(member: string): Promise<void>;
   /** Up to `limit` members whose due time is ≤ `nowMs`, earliest first. Does not remove them. */
   dueMembers(nowMs: number, limit: number): Promise<string[]>;
+  /** {@link dueMembers} with each one's due time (the scheduler measures how late it picks them up). */
+  dueEntries(nowMs: number, limit: number): Promise<DueEntry[]>;
+  /** How many members are due at `nowMs`. */
+  dueCount(nowMs: number): Promise<number>;
 
   /** Publishes `message` to every subscriber of `channel` on every instance. */
   publish(channel: string, message: string): Promise<void>;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Coordination } from "./coordination";
+import type { Coordination, DueEntry } from "./coordination";
 import type { Logger } from "./logger";
 
 /** Options for {@link createMemoryCoordination}. */
@@ -79,6 +79,16 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
     }
   };
 
+  const dueEntries = async (nowMs: number, limit: number): Promise<DueEntry[]> => {
+    ensureOpen();
+    if (limit <= 0) return [];
+    const ready: DueEntry[] = [];
+    for (const [member, dueAtMs] of due) if (dueAtMs <= nowMs) ready.push({ member, dueAtMs });
+    // Ties break on the member like a Redis sorted set does, so both implementations agree.
+    ready.sort((a, b) => a.dueAtMs - b.dueAtMs || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+    return ready.slice(0, Math.floor(limit));
+  };
+
   return {
     kind: "memory",
 
@@ -120,15 +130,16 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
     },
 
     async dueMembers(nowMs, limit) {
+      return (await dueEntries(nowMs, limit)).map((entry) => entry.member);
+    },
+
+    dueEntries,
+
+    async dueCount(nowMs) {
       ensureOpen();
-      if (limit <= 0) return [];
-      const ready: [string, number][] = [];
-      for (const [member, at] of due) if (at <= nowMs) ready.push([member, at]);
-      // Ties break on the member like a Redis sorted set does, so both implementations agree.
-      ready.sort(([memberA, atA], [memberB, atB]) =>
-        atA !== atB ? atA - atB : memberA < memberB ? -1 : memberA > memberB ? 1 : 0,
-      );
-      return ready.slice(0, Math.floor(limit)).map(([member]) => member);
+      let count = 0;
+      for (const dueAtMs of due.values()) if (dueAtMs <= nowMs) count++;
+      return count;
     },
 
     async publish(channel, message) {

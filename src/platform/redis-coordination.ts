@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
-import type { Coordination } from "./coordination";
+import type { Coordination, DueEntry } from "./coordination";
 import type { Logger } from "./logger";
 
 /** Options for {@link createRedisCoordination}. */
@@ -252,6 +252,25 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
     client.disconnect();
   };
 
+  const dueEntries = async (nowMs: number, limit: number): Promise<DueEntry[]> => {
+    // LIMIT with a negative count means "all" in Redis: refuse that reading of a zero/negative limit.
+    if (limit <= 0) return [];
+    const flat = await commands.zrangebyscore(
+      dueKey,
+      "-inf",
+      nowMs,
+      "WITHSCORES",
+      "LIMIT",
+      0,
+      Math.floor(limit),
+    );
+    const entries: DueEntry[] = [];
+    for (let index = 0; index < flat.length; index += 2) {
+      entries.push({ member: flat[index]!, dueAtMs: Number(flat[index + 1]) });
+    }
+    return entries;
+  };
+
   return {
     kind: "redis",
 
@@ -281,9 +300,13 @@ export async function createRedisCoordination(options: RedisCoordinationOptions)
     },
 
     async dueMembers(nowMs, limit) {
-      // LIMIT with a negative count means "all" in Redis: refuse that reading of a zero/negative limit.
-      if (limit <= 0) return [];
-      return commands.zrangebyscore(dueKey, "-inf", nowMs, "LIMIT", 0, Math.floor(limit));
+      return (await dueEntries(nowMs, limit)).map((entry) => entry.member);
+    },
+
+    dueEntries,
+
+    async dueCount(nowMs) {
+      return commands.zcount(dueKey, "-inf", nowMs);
     },
 
     async publish(channel, message) {

@@ -16,7 +16,19 @@ export interface SpawnedApp {
   /** Resolves with the exit code. */
   exited: Promise<number>;
   kill(signal?: NodeJS.Signals): void;
+  /** The process's resident memory now, in MB (from /proc/<pid>/status). */
+  rssMb(): Promise<number>;
 }
+
+/** `bytes` as a stream of 1 MB chunks: fetch sends it chunked, with no Content-Length. */
+export const chunkedBody = (bytes: Uint8Array, chunkBytes = 1024 * 1024) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let offset = 0; offset < bytes.length; offset += chunkBytes)
+        controller.enqueue(bytes.subarray(offset, offset + chunkBytes));
+      controller.close();
+    },
+  });
 
 /**
  * Starts the app as a real process with exactly `env` (plus PATH and HOME): nothing leaks from the
@@ -65,6 +77,10 @@ export function spawnApp(options: {
     output: () => text,
     exited,
     kill: (signal = "SIGTERM") => child.kill(signal),
+    async rssMb() {
+      const status = await Bun.file(`/proc/${child.pid}/status`).text();
+      return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+    },
     waitFor(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditLogs, personalities, providers } from "../../src/db/schema";
+import { createSecretBox, generateSecretKey } from "../../src/platform/secret-box";
 import { createAdminTestApp } from "../helpers/admin-app";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient, csrfFrom } from "../helpers/admin-client";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
@@ -134,6 +135,37 @@ describe("providers", () => {
     expect(page.text).toContain(`••••${stack.config.providers.openai.apiKey.slice(-4)}`);
     expect(page.text).toContain("badge-on");
     expectNoSecrets(page.text);
+  });
+
+  test("the key column says set, missing or unreadable — and what to do about an unreadable key", async () => {
+    const chatGpt = (await providerByName("ChatGPT"))!;
+    const deepSeek = (await providerByName("DeepSeek"))!;
+    const otherBox = createSecretBox(generateSecretKey());
+    try {
+      await stack.db
+        .update(providers)
+        .set({ apiKeyEncrypted: otherBox.encrypt("sk-under-a-key-we-lost-0000") })
+        .where(eq(providers.id, chatGpt.id));
+      await stack.db.update(providers).set({ apiKeyEncrypted: null }).where(eq(providers.id, deepSeek.id));
+      const page = await browser.get("/admin/providers");
+      const row = (id: number) => page.text.split(`id="provider-${id}"`)[1]!.split("</tr>")[0]!;
+      expect(row(chatGpt.id)).toContain("unreadable");
+      expect(row(chatGpt.id)).toContain("<code>bun run rekey</code>");
+      expect(row(deepSeek.id)).toContain("not set");
+      expect(row(deepSeek.id)).not.toContain("unreadable");
+      const form = await browser.get(`/admin/providers/${chatGpt.id}/edit`);
+      expect(form.text).toContain("The stored key cannot be decrypted with SECRETS_KEY");
+      expect(page.text + form.text).not.toContain("sk-under-a-key-we-lost");
+    } finally {
+      for (const row of [chatGpt, deepSeek]) {
+        await stack.db
+          .update(providers)
+          .set({ apiKeyEncrypted: row.apiKeyEncrypted })
+          .where(eq(providers.id, row.id));
+      }
+    }
+    const restored = await browser.get("/admin/providers");
+    expect(restored.text).not.toContain("badge badge-failed");
   });
 
   test("invalid input comes back with messages next to the fields, the typed key not echoed", async () => {
@@ -333,7 +365,8 @@ describe("providers", () => {
     const failed = await browser.post(`/admin/providers/${chatGpt.id}/test`);
     expect(failed.status).toBe(200);
     expect(failed.text).toContain("ChatGPT: connection failed");
-    expect(failed.text).toContain("HTTP 401");
+    // Said once: the message already names the status.
+    expect(failed.text.match(/HTTP 401/g)).toHaveLength(1);
     expect(failed.text).toContain('class="notice notice-error"');
     expectNoSecrets(failed.text);
   });

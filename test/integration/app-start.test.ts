@@ -120,7 +120,12 @@ describe("the app as a process", () => {
         headers: { authorization: "Bearer process-api-token" },
       });
       expect(listed.status).toBe(200);
-      expect((await fetch(`${url}/openapi/json`)).status).toBe(200);
+      // In production the document is not public (DOCS_PUBLIC defaults to off): the token opens it.
+      expect((await fetch(`${url}/openapi/json`)).status).toBe(401);
+      const document = await fetch(`${url}/openapi/json`, {
+        headers: { authorization: "Bearer process-api-token" },
+      });
+      expect(document.status).toBe(200);
       app.kill("SIGINT");
       expect(await app.exited).toBe(0);
     }

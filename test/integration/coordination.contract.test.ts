@@ -223,6 +223,15 @@ function describeContract(name: Coordination["kind"], open: () => Promise<Pair>)
       expect(await a.dueMembers(base + 200, 10)).toEqual(["m-first", "m-second"]);
       expect(await a.dueMembers(base + 50, 10)).toEqual([]);
       expect(await a.dueMembers(base + 500, 0)).toEqual([]);
+      // With their due times, and counted.
+      expect(await b.dueEntries(base + 500, 2)).toEqual([
+        { member: "m-first", dueAtMs: base + 100 },
+        { member: "m-second", dueAtMs: base + 200 },
+      ]);
+      expect(await a.dueEntries(base + 500, 0)).toEqual([]);
+      expect(await b.dueCount(base + 500)).toBe(3);
+      expect(await a.dueCount(base + 200)).toBe(2);
+      expect(await a.dueCount(base + 50)).toBe(0);
     });
 
     test("unmarking removes a member and re-marking moves it", async () => {

@@ -32,6 +32,23 @@ describe("config", () => {
     });
   });
 
+  test("DOCS_PUBLIC: on outside production, off in production, either when set", () => {
+    expect(createConfig({}).docsPublic).toBe(true);
+    expect(createConfig({ NODE_ENV: "test" }).docsPublic).toBe(true);
+    expect(createConfig({ NODE_ENV: "production" }).docsPublic).toBe(false);
+    expect(createConfig({ NODE_ENV: "production", DOCS_PUBLIC: "on" }).docsPublic).toBe(true);
+    expect(createConfig({ DOCS_PUBLIC: "off" }).docsPublic).toBe(false);
+    expect(configError({ DOCS_PUBLIC: "yes" }).message).toBe('DOCS_PUBLIC must be on or off (got "yes")');
+  });
+
+  test("METRICS_PORT: unset serves /metrics on PORT; set, a port of its own", () => {
+    expect(createConfig({}).metricsPort).toBeNull();
+    expect(createConfig({ METRICS_PORT: "9464" }).metricsPort).toBe(9464);
+    expect(createConfig({ METRICS_PORT: "0", PORT: "0" }).metricsPort).toBe(0);
+    expect(configError({ METRICS_PORT: "3000" }).message).toBe("METRICS_PORT must differ from PORT");
+    expect(configError({ METRICS_PORT: "x" }).variable).toBe("METRICS_PORT");
+  });
+
   test("empty values count as unset", () => {
     const config = createConfig({ DATABASE_URL: "", REDIS_URL: " ", MAX_ROUNDS: "" });
     expect(config.databaseUrl).toBeNull();

@@ -1,6 +1,6 @@
-import { and, asc, eq, inArray, isNull, lt, max, ne, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, lt, max, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db";
-import { type Delivery, type DeliveryStatus, deliveries } from "./delivery-table";
+import { type Delivery, type DeliveryKind, type DeliveryStatus, deliveries } from "./delivery-table";
 
 /** A message of a session as the outbox records it. */
 export interface TurnDelivery {
@@ -46,6 +46,8 @@ export interface DeliveryStore {
   closeSession(sessionId: string, status: "sent" | "failed"): Promise<void>;
   /** The chat cannot receive messages any more: every pending row of it fails. Returns its open sessions. */
   abandonChat(chatId: number, error: string): Promise<string[]>;
+  /** Pending rows by kind (turns to post, sessions whose closing line is still to come): the queue's depth. */
+  pendingCounts(): Promise<Record<DeliveryKind, number>>;
 }
 
 const closingOf = (sessionId: string) =>
@@ -179,6 +181,17 @@ export function createDeliveryStore(db: Db): DeliveryStore {
         .where(and(eq(deliveries.chatId, chatId), eq(deliveries.status, "pending")))
         .returning({ sessionId: deliveries.sessionId, kind: deliveries.kind });
       return [...new Set(open.filter((row) => row.kind === "closing").map((row) => row.sessionId))];
+    },
+
+    async pendingCounts() {
+      const rows = await db
+        .select({ kind: deliveries.kind, count: count() })
+        .from(deliveries)
+        .where(eq(deliveries.status, "pending"))
+        .groupBy(deliveries.kind);
+      const counts: Record<DeliveryKind, number> = { turn: 0, closing: 0 };
+      for (const row of rows) counts[row.kind] = row.count;
+      return counts;
     },
   };
 }

@@ -62,8 +62,11 @@ export const deliveries = pgTable(
     index("deliveries_open_idx")
       .on(table.chatId, table.createdAt)
       .where(sql`${table.kind} = 'closing' and ${table.status} = 'pending'`),
+    // The queue's depth (GET /metrics) is counted on every scrape: only pending rows are read.
+    index("deliveries_pending_idx").on(table.kind).where(sql`${table.status} = 'pending'`),
   ],
 );
 
 export type Delivery = typeof deliveries.$inferSelect;
 export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
+export type DeliveryKind = (typeof deliveryKind.enumValues)[number];

@@ -124,8 +124,8 @@ export function createFloodControlledSender(deps: {
   logger: Logger;
   limits?: FloodLimits;
   clock?: Clock;
-  /** Told of every 429 Telegram answered (metrics). */
-  on429?: (chatId: number, retryAfterSeconds: number) => void;
+  /** Told of every 429 Telegram answered, with the method (metrics). */
+  onRateLimited?: (method: string) => void;
 }): FloodControlledSender {
   const { bot, coordination, logger } = deps;
   const clock = deps.clock ?? systemClock;
@@ -215,7 +215,7 @@ export function createFloodControlledSender(deps: {
     } catch (error) {
       if (error instanceof TelegramError && error.code === 429) {
         const retryAfter = Number(error.payload?.retry_after ?? 1) || 1;
-        deps.on429?.(queue.chatId, retryAfter);
+        deps.onRateLimited?.(error.method);
         job.attempts += 1;
         logger.warn("telegram 429, holding the chat", {
           chatId: queue.chatId,

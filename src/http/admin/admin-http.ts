@@ -3,6 +3,8 @@
  * `@elysiajs/html`; these helpers only read requests.
  */
 
+import { readBody } from "../../platform/read-body";
+
 /**
  * Defence in depth: even if some text slipped through unescaped, no inline script or handler
  * could run (scripts come only from our own /admin/assets), and the admin cannot be framed.
@@ -35,31 +37,17 @@ export type FormFields = Record<string, string | string[] | undefined>;
 export const MAX_FORM_BYTES = 64 * 1024;
 
 /**
- * Reads a urlencoded form body of at most `limit` bytes; null when it is bigger. A declared
- * Content-Length over the limit is refused before a byte is read, and a chunked (or lying) body
- * is cut off once it passes the limit, so an oversized post never sits in memory. Any other
- * content type counts as an empty form (and is not read).
+ * Reads a urlencoded form body of at most `limit` bytes; null when it is bigger (see
+ * {@link readBody}: never read past the limit). Any other content type counts as an empty form,
+ * and is not read.
  */
 export async function readFormBody(request: Request, limit = MAX_FORM_BYTES): Promise<FormFields | null> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (!Number.isFinite(declared) || declared > limit) return null;
   const type = request.headers.get("content-type") ?? "";
-  if (!request.body || !/^application\/x-www-form-urlencoded\b/i.test(type)) return {};
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) return {};
+  const body = await readBody(request, limit);
+  if (!body) return null;
   const form: FormFields = {};
-  for (const [key, value] of new URLSearchParams(Buffer.concat(chunks).toString("utf8"))) {
+  for (const [key, value] of new URLSearchParams(new TextDecoder().decode(body))) {
     const previous = form[key];
     form[key] =
       previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];

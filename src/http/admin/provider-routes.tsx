@@ -191,7 +191,8 @@ export function createProviderRoutes(deps: ProviderRoutesDeps) {
               text:
                 result.error.code === "timeout"
                   ? `${provider.name}: no answer within ${timeoutMs / 1000} s — check the base URL and that the provider is up.`
-                  : `${provider.name}: connection failed — ${result.error.message}${result.error.status ? ` (HTTP ${result.error.status})` : ""}`,
+                  : // The message names the HTTP status already ("… (HTTP 401)").
+                    `${provider.name}: connection failed — ${result.error.message}`,
             };
         kit.log.info("provider connection tested", { provider: provider.id, ok: result.ok });
         // admin.js asks for the result alone and shows it in place; without scripts, the page again.

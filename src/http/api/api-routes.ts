@@ -1,5 +1,6 @@
 import { Elysia, ValidationError } from "elysia";
-import { BEARER_CHALLENGE, createBearerCheck } from "../api-auth";
+import { MIB, readBody } from "../../platform/read-body";
+import { BEARER_CHALLENGE, createBearerCheck, createBearerGuard, guardedPath } from "../api-auth";
 import type { OperatorDoorDeps } from "../door-deps";
 import { ApiError, collectSecretValues, errorResponse, toApiError, validationIssues } from "../errors";
 import { createPersonalityRoutes } from "./personalities-routes";
@@ -17,13 +18,31 @@ export interface ApiRoutesDeps extends OperatorDoorDeps {
 
 export const API_PREFIX = "/api";
 
+/** The largest request body the API reads; a bigger one is refused with 413 before it is read. */
+export const MAX_API_BODY_BYTES = MIB;
+
+/**
+ * Every API body is read here, capped, instead of by Elysia's parsers (which read whatever comes,
+ * up to the server's cap). The API speaks JSON: a body of another type arrives as text and fails
+ * its schema. An error thrown here reaches `onError` wrapped in Elysia's `ParseError`.
+ */
+async function readApiBody({ request, contentType }: { request: Request; contentType: string }) {
+  // Nothing to read: Elysia's own handling stays (a missing required body fails validation).
+  if (!request.body) return undefined;
+  const bytes = await readBody(request, MAX_API_BODY_BYTES);
+  if (!bytes) {
+    throw new ApiError(413, "payload_too_large", "The request body is larger than the API accepts (1 MiB).");
+  }
+  const text = new TextDecoder().decode(bytes);
+  return /^application\/([\w.-]+\+)?json$/i.test(contentType) ? JSON.parse(text) : text;
+}
+
 const notFound = () => {
   throw new ApiError(404, "not_found", "No such route.");
 };
 
-const isApiPath = (pathname: string) => {
-  // Collapse repeated slashes so `//api/…` cannot slip past the check if a router ever accepts it.
-  const path = pathname.replace(/\/{2,}/g, "/").toLowerCase();
+const isApiPath = (request: Request) => {
+  const path = guardedPath(request);
   return path === API_PREFIX || path.startsWith(`${API_PREFIX}/`);
 };
 
@@ -34,25 +53,21 @@ const isApiPath = (pathname: string) => {
 export function createApiRoutes(deps: ApiRoutesDeps) {
   const logger = deps.logger.child({ component: "api" });
   const checkBearer = createBearerCheck(deps.apiToken);
-
-  const deny = (authorization: string | null): Response | undefined => {
-    const refused = checkBearer(authorization);
-    if (!refused) return undefined;
-    return errorResponse(refused, { headers: refused.status === 401 ? BEARER_CHALLENGE : {} });
-  };
+  const deny = createBearerGuard(deps.apiToken);
 
   return (
     new Elysia({ name: "api", prefix: API_PREFIX })
       // Before routing and body parsing: an unauthenticated caller learns nothing about routes or schemas.
       // (Request hooks apply app-wide, hence the path check.)
       .onRequest(({ request }) => {
-        if (isApiPath(new URL(request.url).pathname)) return deny(request.headers.get("authorization"));
+        if (isApiPath(request)) return deny(request);
       })
       // Second line, bound to the API's own routes whatever path led to them; still before validation.
       .onTransform(({ request }) => {
         const refused = checkBearer(request.headers.get("authorization"));
         if (refused) throw refused;
       })
+      .onParse(readApiBody)
       .onError(({ code, error, request, body }) => {
         const apiError = toApiError(error, code);
         if (apiError.status >= 500) {
