@@ -252,8 +252,13 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
         stopPeriodic();
         stopOnReconnect();
       };
+      if (deps.webhook) {
+        // Ours, not GramIO's: its start() retries setWebhook without a cap and without a word;
+        // here a failure is logged and retried with backoff by the caller.
+        await bot.api.setWebhook({ url: deps.webhook.url, secret_token: deps.webhook.secret });
+      }
       const info = deps.webhook
-        ? await bot.start({ webhook: { url: deps.webhook.url, secret_token: deps.webhook.secret } })
+        ? await bot.start({ webhook: true })
         : // A webhook left from webhook mode is removed only if polling conflicts with it.
           await bot.start({ deleteWebhook: "on-conflict-with-polling" });
       botUsername = info.username;
