@@ -293,6 +293,32 @@ describe("bot delivery", () => {
     telegram.clearFailures();
   }, 60_000);
 
+  test("a provider's refusal reaches the chat as one short classified line, never the provider's text", async () => {
+    const telegram = await bot();
+    const providerText =
+      "Project `proj_Ab12Cd34Ef56` in organization org-XyZ987654321 does not have access; Insufficient Balance";
+    stack.fakeLlm.setResponder((request) =>
+      request.model === "gpt-test" ? { status: 403, errorMessage: providerText } : {},
+    );
+    const sessionId = await startDebate(7020);
+    await closingOf(telegram, 7020);
+    const chat = telegram.sent.filter((message) => message.chat_id === 7020).map((message) => message.text);
+    expect(chat).toContain(
+      "ChatGPT could not answer: the provider refused the request (HTTP 403). It was excluded from the debate.",
+    );
+    for (const leak of ["proj_", "org-XyZ", "Insufficient", "organization"]) {
+      expect(chat.join("\n")).not.toContain(leak);
+    }
+    // The operator still gets the detail, scrubbed of the ids.
+    const detail = await stack.debate.getSession(sessionId);
+    const reason = detail.participants.find((participant) => participant.displayName === "ChatGPT")!
+      .exclusionReason!;
+    expect(reason).toContain("403");
+    expect(reason).toContain("Insufficient Balance");
+    expect(reason).not.toContain("proj_Ab12Cd34Ef56");
+    expect(reason).not.toContain("org-XyZ987654321");
+  }, 60_000);
+
   test("typing on turn-start, throttled drafts in private chats only, draft errors ignored", async () => {
     const telegram = await bot();
     const ids: Record<number, string> = {};

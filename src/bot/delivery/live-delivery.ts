@@ -12,6 +12,9 @@ import { TELEGRAM_TEXT_LIMIT } from "./telegram-text";
  * ignored and never touch the debate. With several instances, one lease per turn picks the
  * instance that shows typing and drafts.
  */
+/** Turns shown live at once, at most; the oldest is dropped beyond. */
+const MAX_LIVE_TURNS = 5_000;
+
 export function startLiveDelivery(deps: {
   sender: FloodControlledSender;
   events: DebateEventBus;
@@ -41,6 +44,8 @@ export function startLiveDelivery(deps: {
         const lease = await coordination.acquireLock(`bot:live:${key}`, 10 * 60_000).catch(() => null);
         if (!lease) return;
         liveTurns.set(key, { chatId, lastDraftAt: 0, lastTypingAt: now });
+        // A turn whose end this instance never hears of (its runner died) must not stay forever.
+        if (liveTurns.size > MAX_LIVE_TURNS) liveTurns.delete(liveTurns.keys().next().value!);
         await typing(chatId);
         return;
       }

@@ -54,7 +54,7 @@ const REASONS: Record<BotLanguage, Record<string, string>> = {
     session_timeout: "истекло время обсуждения",
     token_limit: "достигнут лимит токенов",
     cost_limit: "достигнут лимит стоимости",
-    no_participants: "не осталось участников",
+    no_participants: "не осталось работающих моделей (причины — в сообщениях выше)",
     error: "ошибка",
   },
   en: {
@@ -65,7 +65,7 @@ const REASONS: Record<BotLanguage, Record<string, string>> = {
     session_timeout: "the discussion timed out",
     token_limit: "token limit reached",
     cost_limit: "cost limit reached",
-    no_participants: "no participants left",
+    no_participants: "no working models left (the reasons are in the notes above)",
     error: "error",
   },
 };
