@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/platform/db";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
 import { type FakeTelegramServer, startFakeTelegramServer } from "../helpers/fake-telegram-server";
-import { type SpawnedApp, spawnApp } from "../helpers/spawn-app";
+import { LISTENING, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
 import { createTestDatabase, type TestDatabase, testRedisUrl } from "../helpers/test-db";
 
@@ -11,7 +11,6 @@ import { createTestDatabase, type TestDatabase, testRedisUrl } from "../helpers/
  * The product through its real doors: `bun src/main.ts` as a process, a fake Telegram Bot API and
  * a fake LLM provider on 127.0.0.1, real Postgres and Redis.
  */
-const listening = /"msg":"http listening".*?"url":"(http[^"]+)"/;
 const chat = { id: 4242, type: "private" as const };
 const user = { id: 4242, first_name: "Ann", language_code: "ru" };
 
@@ -58,7 +57,7 @@ async function startProduct(
     await app.exited;
     await database.drop();
   });
-  const [, url] = await app.waitFor(listening, 20_000);
+  const [, url] = await app.waitFor(LISTENING, 20_000);
   return { app, url: url!, database };
 }
 

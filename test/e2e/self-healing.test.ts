@@ -17,14 +17,13 @@ import {
   type FakeTelegramServer,
   startFakeTelegramServer,
 } from "../helpers/fake-telegram-server";
-import { type SpawnedApp, spawnApp } from "../helpers/spawn-app";
+import { LISTENING, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
 import { createTestDatabase, requireServices, type TestDatabase } from "../helpers/test-db";
 
 const ROUNDS = 2;
 /** Two models, `ROUNDS` rounds. */
 const TURNS = 2 * ROUNDS;
-const listening = /"msg":"http listening".*?"url":"(http[^"]+)"/;
 
 let llm: FakeOpenAiServer;
 let telegram: FakeTelegramServer;
@@ -106,7 +105,7 @@ async function startProduct(database: TestDatabase, env: Record<string, string>)
     app.kill("SIGKILL");
     await app.exited;
   });
-  const [, url] = await app.waitFor(listening, 30_000);
+  const [, url] = await app.waitFor(LISTENING, 30_000);
   return { app, url: url! };
 }
 

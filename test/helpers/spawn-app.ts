@@ -104,3 +104,6 @@ export function spawnApp(options: {
     },
   };
 }
+
+/** The line the app logs once it serves HTTP; the first group is its base URL. */
+export const LISTENING = /"msg":"http listening".*?"url":"(http[^"]+)"/;

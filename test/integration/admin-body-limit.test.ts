@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { csrfFrom } from "../helpers/admin-client";
-import { chunkedBody, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
+import { chunkedBody, LISTENING, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-db";
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
       LOG_LEVEL: "info",
     },
   });
-  [, url = ""] = await app.waitFor(/"msg":"http listening".*?"url":"(http[^"]+)"/, 30_000);
+  [, url = ""] = await app.waitFor(LISTENING, 30_000);
 });
 afterAll(async () => {
   app?.kill("SIGKILL");

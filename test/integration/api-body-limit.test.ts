@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MAX_SERVER_BODY_BYTES } from "../../src/app";
 import { MAX_API_BODY_BYTES } from "../../src/http/api/api-routes";
 import { type FakeTelegramServer, startFakeTelegramServer } from "../helpers/fake-telegram-server";
-import { chunkedBody, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
+import { chunkedBody, LISTENING, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-db";
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
       LOG_LEVEL: "info",
     },
   });
-  [, url = ""] = await app.waitFor(/"msg":"http listening".*?"url":"(http[^"]+)"/, 30_000);
+  [, url = ""] = await app.waitFor(LISTENING, 30_000);
   await telegram.waitForCall("setWebhook");
 });
 afterAll(async () => {

@@ -9,12 +9,11 @@ import { createPostgresDatabase, queryRows } from "../../src/platform/db";
 import { parseEnvFile } from "../../src/platform/first-run";
 import { silentLogger } from "../../src/platform/logger";
 import { createRedisCoordination } from "../../src/platform/redis-coordination";
-import { spawnApp } from "../helpers/spawn-app";
+import { LISTENING, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
 import { createTestDatabase, testRedisUrl } from "../helpers/test-db";
 
 const repoRoot = join(import.meta.dir, "../..");
-const listening = /"msg":"http listening".*?"url":"(http[^"]+)"/;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -62,7 +61,7 @@ describe("the app as a process", () => {
     copyFileSync(join(repoRoot, ".env.example"), join(cwd, ".env.example"));
     const app = spawnApp({ cwd, env: { PORT: "0" } });
     cleanups.push(() => app.kill("SIGKILL"));
-    const [, url] = await app.waitFor(listening, 60_000);
+    const [, url] = await app.waitFor(LISTENING, 60_000);
     const [, username, password] = await app.waitFor(/Login:\s+(\S+) \/ (\S+)/);
     const written = parseEnvFile(readFileSync(join(cwd, ".env"), "utf8"));
     expect(username).toBe("admin");
@@ -109,7 +108,7 @@ describe("the app as a process", () => {
       const started = Date.now();
       const app = spawnApp({ env });
       cleanups.push(() => app.kill("SIGKILL"));
-      const [, url] = await app.waitFor(listening, 15_000);
+      const [, url] = await app.waitFor(LISTENING, 15_000);
       const response = await fetch(`${url}/health`);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: "ok", db: "up", redis: "up" });
