@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, mkdirSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { providers, sessions } from "../../src/db/schema";
+import { providers } from "../../src/db/schema";
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from "../helpers/admin-client";
+import { sessionInStatus } from "../helpers/debate-test-utils";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 setDefaultTimeout(60_000);
@@ -42,15 +43,8 @@ async function providerRow(name: string) {
   return row!;
 }
 
-async function waitForStatus(sessionId: string, wanted: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
-    if (row?.status === wanted) return row;
-    if (Date.now() > deadline) throw new Error(`session stayed ${row?.status}`);
-    await Bun.sleep(100);
-  }
-}
+const waitForStatus = (sessionId: string, wanted: string) =>
+  sessionInStatus(stack, sessionId, [wanted], 20_000);
 
 const sessionIdFromUrl = () => /\/admin\/sessions\/([0-9a-f-]{36})/.exec(page.url())?.[1] ?? "";
 

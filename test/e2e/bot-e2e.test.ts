@@ -3,6 +3,7 @@ import { desc, eq } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema";
 import { startTestBot } from "../helpers/bot-harness";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
+import { eventually } from "../helpers/eventually";
 import type { ChatSpec, FakeTelegramServer, UserSpec } from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -170,11 +171,4 @@ function lastId(): number {
 
 function typing(): number {
   return telegram.calls.filter((c) => c.method === "sendChatAction" && c.params.action === "typing").length;
-}
-async function eventually(check: () => Promise<boolean>, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(25);
-  }
 }

@@ -1,7 +1,10 @@
 import { expect } from "bun:test";
+import { eq } from "drizzle-orm";
 import { countTokens } from "gpt-tokenizer";
 import type { Message } from "../../src/db/schema";
+import { sessions } from "../../src/db/schema";
 import type { CreateSessionInput } from "../../src/debate/debate-service";
+import { eventually } from "./eventually";
 import type { FakeRequestRecord } from "./fake-openai-server";
 import type { EventRecorder, TestStack } from "./test-stack";
 
@@ -47,4 +50,22 @@ export const modelTurns = (rows: readonly Message[]) => rows.filter((row) => row
 export function expectContiguousTurns(rows: readonly Message[]) {
   const indexes = [...rows].map((row) => row.turnIndex).sort((a, b) => a - b);
   expect(indexes).toEqual(indexes.map((_, position) => position));
+}
+
+/** Waits until the session's row has one of `wanted` statuses; resolves with the row. */
+export async function sessionInStatus(
+  stack: Pick<TestStack, "db">,
+  sessionId: string,
+  wanted: readonly string[],
+  timeoutMs = 15_000,
+) {
+  let row: typeof sessions.$inferSelect | undefined;
+  await eventually(
+    async () => {
+      [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+      return row !== undefined && wanted.includes(row.status);
+    },
+    { timeoutMs, message: () => `session ${sessionId} in ${wanted.join("/")} (is ${row?.status})` },
+  );
+  return row!;
 }

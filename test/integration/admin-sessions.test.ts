@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { providers, sessions, users } from "../../src/db/schema";
 import { createAdminTestApp } from "../helpers/admin-app";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
+import { sessionInStatus } from "../helpers/debate-test-utils";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -19,15 +20,7 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function waitForStatus(sessionId: string, wanted: string[], timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
-    if (row && wanted.includes(row.status)) return row;
-    if (Date.now() > deadline) throw new Error(`session ${sessionId} stayed ${row?.status}`);
-    await Bun.sleep(50);
-  }
-}
+const waitForStatus = (sessionId: string, wanted: string[]) => sessionInStatus(stack, sessionId, wanted);
 
 const sessionIdOf = (location: string | null) =>
   /\/admin\/sessions\/([0-9a-f-]{36})/.exec(location ?? "")?.[1] ?? "";

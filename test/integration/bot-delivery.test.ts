@@ -3,7 +3,9 @@ import { and, asc, eq } from "drizzle-orm";
 import { deliveries } from "../../src/bot/delivery/delivery-table";
 import { messages, sessions } from "../../src/db/schema";
 import { startTestBot } from "../helpers/bot-harness";
+import { sessionInStatus } from "../helpers/debate-test-utils";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
+import { eventually } from "../helpers/eventually";
 import type { ChatSpec, FakeTelegramServer } from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -25,14 +27,6 @@ afterAll(async () => {
 async function bot(options: Parameters<typeof startTestBot>[1] = {}) {
   running = await startTestBot(stack, options);
   return running.telegram;
-}
-
-async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(25);
-  }
 }
 
 /** Starts a session for a chat straight through the core (as if the bot had been asked). */
@@ -152,10 +146,7 @@ describe("bot delivery", () => {
   test("restart with undelivered turns: pending rows delivered once, sent rows not re-sent", async () => {
     // No bot runs while the debate happens: nothing is posted.
     const sessionId = await startDebate(7004);
-    await eventually(async () => {
-      const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
-      return row?.status === "finished";
-    });
+    await sessionInStatus(stack, sessionId, ["finished"]);
     const rows = await rowsOf(sessionId);
     expect(rows.map((row) => row.deliveryStatus)).toEqual([undefined, undefined, undefined, undefined]);
     // The bot had tracked it, and the first turn went out before the "crash".
@@ -278,10 +269,13 @@ describe("bot delivery", () => {
       { error_code: 403, description: "Forbidden: bot was blocked by the user" },
       Infinity,
     );
-    await eventually(async () => {
-      const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
-      return row?.status === "failed" && (await closingStatus(stack.db, sessionId)) === "failed";
-    });
+    await eventually(
+      async () => {
+        const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+        return row?.status === "failed" && (await closingStatus(stack.db, sessionId)) === "failed";
+      },
+      { timeoutMs: 15_000 },
+    );
     const [session] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
     expect(session!.stopReason).toBe("error");
     const rows = await rowsOf(sessionId);
