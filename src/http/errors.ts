@@ -50,6 +50,9 @@ const debateStatus: Record<DebateErrorCode, number> = {
   not_enough_participants: 422,
   provider_not_found: 422,
   personality_not_found: 422,
+  // Only Telegram users meet these; the API maps them anyway so the table stays total.
+  quota_exceeded: 429,
+  access_denied: 403,
 };
 
 const catalogStatus: Record<CatalogErrorCode, number> = {

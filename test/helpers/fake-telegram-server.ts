@@ -21,6 +21,8 @@
  * - `editMessageText` with identical content answers "message is not modified";
  * - `sendMessageDraft` only works in private chats;
  * - `answerCallbackQuery` rejects unknown or already answered query ids;
+ * - `getChatMember` answers each user's status (`member` once they wrote in the chat, `left`
+ *   otherwise, or what {@link FakeTelegramServer.setChatMember} set) with the fields of that status;
  * - inline keyboard `callback_data` must be 1-64 bytes;
  * - a second concurrent `getUpdates` terminates the first with 409 (two bot instances), and
  *   `getUpdates` answers 409 while a webhook is set;
@@ -59,6 +61,9 @@ export interface UserSpec {
   username?: string;
   language_code?: string;
 }
+
+/** A user's status in a chat, as `getChatMember` reports it. */
+export type ChatMemberStatus = "creator" | "administrator" | "member" | "restricted" | "left" | "kicked";
 
 /** An error answer, as Telegram sends it. */
 export interface TelegramErrorBody {
@@ -229,6 +234,11 @@ export interface FakeTelegramServer {
   ): Update;
   /** Queues any update (the `update_id` is assigned). */
   queueUpdate(update: Omit<Update, "update_id">): Update;
+  /**
+   * Sets a user's status in a chat, as `getChatMember` answers it (a user who wrote in a chat is a
+   * `member` until set otherwise; anyone else is `left`).
+   */
+  setChatMember(chat: ChatSpec, user: UserSpec, status: ChatMemberStatus): void;
 
   /** First *answered* call of `method` matching `predicate`, already recorded or future. Default timeout 3000 ms. */
   waitForCall(method: string, predicate?: (call: ApiCall) => boolean, timeoutMs?: number): Promise<ApiCall>;
@@ -323,6 +333,7 @@ const KNOWN_METHODS = [
   "sendChatAction",
   "sendMessageDraft",
   "answerCallbackQuery",
+  "getChatMember",
 ];
 
 /** Update types Telegram sends when `allowed_updates` is empty or unset. */
@@ -397,6 +408,8 @@ interface ChatState {
   chat: TelegramChat;
   nextMessageId: number;
   messages: Map<number, StoredMessage>;
+  /** Users who wrote in the chat or were set with `setChatMember`, with their status. */
+  members: Map<number, { user: TelegramUser; status: ChatMemberStatus }>;
 }
 
 interface HeldPoll {
@@ -1121,6 +1134,36 @@ class FakeTelegram implements FakeTelegramServer {
       this.drafts.push(draft);
       return true;
     });
+    on("getChatMember", (params) => {
+      const state = this.chatFor(params.chat_id);
+      const userId = toInteger(params.user_id);
+      if (userId === undefined) throw badRequest("user_id is empty");
+      const member = state.members.get(userId);
+      const user = member?.user ?? { id: userId, is_bot: false, first_name: "Unknown" };
+      const status = member?.status ?? "left";
+      // The fields Telegram adds per status (ChatMemberOwner, ChatMemberAdministrator, …).
+      if (status === "creator") return { status, user, is_anonymous: false };
+      if (status === "administrator") {
+        return {
+          status,
+          user,
+          can_be_edited: false,
+          is_anonymous: false,
+          can_manage_chat: true,
+          can_delete_messages: true,
+          can_manage_video_chats: false,
+          can_restrict_members: true,
+          can_promote_members: false,
+          can_change_info: true,
+          can_invite_users: true,
+          can_post_stories: false,
+          can_edit_stories: false,
+          can_delete_stories: false,
+        };
+      }
+      if (status === "kicked") return { status, user, until_date: 0 };
+      return { status, user };
+    });
     on("answerCallbackQuery", (params, call) => {
       const id = String(params.callback_query_id ?? "");
       const query = this.callbackQueries.get(id);
@@ -1364,7 +1407,7 @@ class FakeTelegram implements FakeTelegramServer {
       existing.chat = chat;
       return existing;
     }
-    const state: ChatState = { chat, nextMessageId: 1, messages: new Map() };
+    const state: ChatState = { chat, nextMessageId: 1, messages: new Map(), members: new Map() };
     this.chats.set(spec.id, state);
     return state;
   }
@@ -1388,15 +1431,22 @@ class FakeTelegram implements FakeTelegramServer {
   ): TelegramMessage {
     this.assertRunning();
     const state = this.registerChat(chat, from);
+    const sender = this.userFor(chat, from);
+    if (!state.members.has(sender.id)) state.members.set(sender.id, { user: sender, status: "member" });
     const message: TelegramMessage = {
       message_id: state.nextMessageId++,
-      from: this.userFor(chat, from),
+      from: sender,
       chat: state.chat,
       date: Math.floor(Date.now() / 1000),
       ...fields,
     };
     state.messages.set(message.message_id, { message, fromBot: false });
     return message;
+  }
+
+  setChatMember(chat: ChatSpec, user: UserSpec, status: ChatMemberStatus): void {
+    const state = this.registerChat(chat, user);
+    state.members.set(user.id, { user: this.userFor(chat, user), status });
   }
 
   sendText(chat: ChatSpec, text: string, from?: UserSpec, options: SimulatedMessageOptions = {}): Update {
