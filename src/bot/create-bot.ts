@@ -146,7 +146,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     };
   };
 
-  const forgetTopic = (context: FeatureContext) => features.coordination.deleteValue(awaitingTopicKey(context));
+  const forgetTopic = (context: FeatureContext) =>
+    features.coordination.deleteValue(awaitingTopicKey(context));
 
   const runAction = async (action: Action, context: FeatureContext) => {
     if (action !== "new" && action !== "stop") await forgetTopic(context);
@@ -172,7 +173,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     if (command) {
       const [, name = "", addressee] = command;
       // `/cmd@otherbot` in a group is for another bot.
-      if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase()) return "elsewhere";
+      if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase())
+        return "elsewhere";
       return COMMANDS[name.toLowerCase()] ?? "unknown";
     }
     return actionOfButton(text);
@@ -186,7 +188,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     if (asked === "elsewhere") return;
     const awaiting = asked === null && (await isAwaitingTopic(features, context));
     // Other chatter: in private chats point at the menu; in groups stay quiet.
-    if (asked === null && !awaiting) return context.isPrivate && text !== undefined ? showHelp(context) : undefined;
+    if (asked === null && !awaiting)
+      return context.isPrivate && text !== undefined ? showHelp(context) : undefined;
     // With GROUP_CHATS=off a group gets one line, whatever it asks, and nothing starts; a debate
     // that ran before the switch can still be stopped.
     if (!context.isPrivate && asked !== "stop" && (await deps.settings.getAll()).GROUP_CHATS === "off") {
@@ -203,7 +206,10 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   };
 
   const notifyFlood = async (message: TelegramMessage, from: TelegramUser) => {
-    await sender.send({ chat_id: message.chat.id, text: TEXTS[languageOf(from.language_code)].tooManyMessages });
+    await sender.send({
+      chat_id: message.chat.id,
+      text: TEXTS[languageOf(from.language_code)].tooManyMessages,
+    });
   };
 
   bot.on("message", (context) => {

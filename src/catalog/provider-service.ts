@@ -90,7 +90,6 @@ export const providerParamsViewSchema = type({
   "extra?": "object",
 });
 
-
 /** A provider as every door shows it: never the key, only whether one is set and its last characters. */
 export const providerViewSchema = type({
   id: "number.integer",

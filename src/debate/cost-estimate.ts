@@ -45,7 +45,10 @@ export function estimateDebateCost(input: {
     const promptLow = Math.min(contextTokenLimit, base + historyLow);
     const promptHigh = Math.min(contextTokenLimit, base + historyHigh);
     const cached = Math.min(previousPrompt.get(speaker) ?? 0, promptLow);
-    low = addCostUsd(low, computeCostUsd({ input: promptLow, cachedInput: cached, output: shortAnswer }, params));
+    low = addCostUsd(
+      low,
+      computeCostUsd({ input: promptLow, cachedInput: cached, output: shortAnswer }, params),
+    );
     high = addCostUsd(high, computeCostUsd({ input: promptHigh, cachedInput: 0, output: maxAnswer }, params));
     previousPrompt.set(speaker, promptLow);
     historyLow += shortAnswer + MESSAGE_OVERHEAD_TOKENS;

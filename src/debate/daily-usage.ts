@@ -141,12 +141,16 @@ function quotaExceeded(limit: DailyLimitName, value: number | string, used: numb
       : limit === "USER_COST_PER_DAY_USD"
         ? `${dollars(String(value))} of debates per day`
         : `the bot's budget of ${dollars(String(value))} per day`;
-  return new DebateError("quota_exceeded", `Daily limit reached: ${what}. It resets at ${resetsAt.toISOString()}.`, {
-    limit,
-    value,
-    used,
-    resets_at: resetsAt.toISOString(),
-  });
+  return new DebateError(
+    "quota_exceeded",
+    `Daily limit reached: ${what}. It resets at ${resetsAt.toISOString()}.`,
+    {
+      limit,
+      value,
+      used,
+      resets_at: resetsAt.toISOString(),
+    },
+  );
 }
 
 /**
@@ -177,7 +181,8 @@ export async function checkDailyGate(executor: Db, gate: DailyGate): Promise<voi
   const botLimit = gate.settings.BOT_COST_PER_DAY_USD;
   if (isLimited(botLimit)) {
     const spent = await botCostSince(executor, start);
-    if (compareCostUsd(spent, botLimit) >= 0) throw quotaExceeded("BOT_COST_PER_DAY_USD", botLimit, spent, resetsAt);
+    if (compareCostUsd(spent, botLimit) >= 0)
+      throw quotaExceeded("BOT_COST_PER_DAY_USD", botLimit, spent, resetsAt);
   }
 }
 

@@ -1,10 +1,10 @@
 import type { Session, SessionParticipant, StopReason } from "../db/schema";
+import type { DailyBudget } from "./daily-budget";
 import type { SessionTotals } from "./debate-events";
 import { type DebateTexts, debateTexts } from "./debate-texts";
 import { type LoopVerdict, MAX_LOOP_STRIKES } from "./loop-guard";
 import { sumTotals } from "./session-reader";
 import type { MessageDraft, NewStepMessage, ParticipantChange, Step } from "./step-writer";
-import type { DailyBudget } from "./daily-budget";
 import { type SessionLimits, stopFor } from "./stop-conditions";
 
 /**
@@ -100,7 +100,10 @@ export function planTurn(state: DebateState, now: number): TurnPlan {
     const reason = stop.reason === "no_participants" ? noParticipantsReason(state) : stop.reason;
     return {
       kind: "end",
-      step: { messages: [], end: { status: "stopped", reason, ...(stop.detail ? { detail: stop.detail } : {}) } },
+      step: {
+        messages: [],
+        end: { status: "stopped", reason, ...(stop.detail ? { detail: stop.detail } : {}) },
+      },
     };
   }
   let round = state.session.currentRound;

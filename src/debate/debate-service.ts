@@ -2,8 +2,8 @@ import { asc, inArray } from "drizzle-orm";
 import { ROUNDS_RANGE, type RuntimeSettings } from "../config";
 import {
   type Message,
-  personalities,
   type Provider,
+  personalities,
   providers,
   type Session,
   type SessionParticipant,
@@ -280,7 +280,10 @@ async function resolveParticipants(
   secretBox: SecretBox,
   requested: ParticipantRequest[] | undefined,
 ): Promise<NewParticipant[]> {
-  const providerRows = await db.select().from(providers).orderBy(asc(providers.orderIndex), asc(providers.id));
+  const providerRows = await db
+    .select()
+    .from(providers)
+    .orderBy(asc(providers.orderIndex), asc(providers.id));
   const personaRows = await db.select().from(personalities);
   const personaById = new Map(personaRows.map((row) => [row.id, row]));
   const providerById = new Map(providerRows.map((row) => [row.id, row]));
@@ -298,9 +301,13 @@ async function resolveParticipants(
       throw new DebateError("provider_not_found", `Provider ${provider.name} is disabled.`);
     const problem = problemOf.get(provider.id);
     if (problem) {
-      throw new DebateError("not_enough_participants", `Provider ${provider.name} ${PROBLEM_WORDS[problem]}.`, {
-        providers: [{ id: provider.id, name: provider.name, problem }],
-      });
+      throw new DebateError(
+        "not_enough_participants",
+        `Provider ${provider.name} ${PROBLEM_WORDS[problem]}.`,
+        {
+          providers: [{ id: provider.id, name: provider.name, problem }],
+        },
+      );
     }
     const personalityId =
       item.personalityId === undefined ? provider.defaultPersonalityId : item.personalityId;

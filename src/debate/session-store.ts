@@ -193,7 +193,9 @@ export function createSessionStore(deps: {
           if (input.gate) {
             // One user's starts queue on this lock until each commits: the count in the gate sees
             // every debate of theirs committed before, so two at once cannot both take the last slot.
-            await tx.execute(sql`select pg_advisory_xact_lock(${USER_QUOTA_LOCK}::int, ${input.gate.userId}::int)`);
+            await tx.execute(
+              sql`select pg_advisory_xact_lock(${USER_QUOTA_LOCK}::int, ${input.gate.userId}::int)`,
+            );
             await checkDailyGate(tx as unknown as Db, input.gate);
           }
           const [session] = await tx

@@ -30,7 +30,8 @@ export const dailyBudgetStopDetail = (limit: DailyBudget["limit"]) => `daily bud
 
 const exceededBudget = (s: DebateSnapshot) =>
   s.dailyBudgets?.find(
-    (budget) => compareCostUsd(budget.limitUsd, "0") > 0 && compareCostUsd(budget.spentUsd, budget.limitUsd) >= 0,
+    (budget) =>
+      compareCostUsd(budget.limitUsd, "0") > 0 && compareCostUsd(budget.spentUsd, budget.limitUsd) >= 0,
   );
 
 /** Stop conditions as predicates over the debate so far; the first that holds ends the debate. */
@@ -61,7 +62,9 @@ export const stopConditions: {
 export function stopFor(snapshot: DebateSnapshot): { reason: LimitStopReason; detail?: string } | null {
   const condition = stopConditions.find((candidate) => candidate.holds(snapshot));
   if (!condition) return null;
-  return condition.detail ? { reason: condition.reason, detail: condition.detail(snapshot) } : { reason: condition.reason };
+  return condition.detail
+    ? { reason: condition.reason, detail: condition.detail(snapshot) }
+    : { reason: condition.reason };
 }
 
 /** The reason the debate must end now, or null to go on. */

@@ -150,7 +150,10 @@ export function createUserService(deps: {
 }): UserService {
   const { db, settings, audit } = deps;
   const clock = deps.clock ?? systemClock;
-  const recent = new LRUCache<number, { user: BotUser; username: string | null; languageCode: string | null }>({
+  const recent = new LRUCache<
+    number,
+    { user: BotUser; username: string | null; languageCode: string | null }
+  >({
     max: TOUCH_CACHE_SIZE,
     ttl: TOUCH_INTERVAL_MS,
     perf: clock,
@@ -251,7 +254,11 @@ export function createUserService(deps: {
       const checked = userPatchSchema(patch);
       if (checked instanceof type.errors) {
         const issues = describeIssues(checked);
-        throw new UserError("invalid_input", `Invalid user change: ${issues[0]?.message ?? "invalid"}`, issues);
+        throw new UserError(
+          "invalid_input",
+          `Invalid user change: ${issues[0]?.message ?? "invalid"}`,
+          issues,
+        );
       }
       const set: Partial<typeof users.$inferInsert> = {};
       if (checked.blocked !== undefined) set.blocked = checked.blocked;

@@ -34,7 +34,13 @@ describe("telegram bot end to end", () => {
     const greeting = await telegram.waitForSent((m) => m.chat_id === chat.id && m.text.includes("Привет"));
     const labels = greeting.reply_markup.keyboard.flat().map((button: { text: string }) => button.text);
     expect(labels).toEqual(["Новое обсуждение", "Остановить диалог", "Мой лимит", "Отблагодарить создателя"]);
-    expect(telegram.getCommands("")?.map((c) => c.command)).toEqual(["new", "stop", "usage", "donate", "help"]);
+    expect(telegram.getCommands("")?.map((c) => c.command)).toEqual([
+      "new",
+      "stop",
+      "usage",
+      "donate",
+      "help",
+    ]);
     expect(telegram.getCommands("en")?.[0]?.description).toBe("New discussion");
     const [row] = await stack.db.select().from(users).where(eq(users.telegramId, user.id));
     expect(row?.username).toBe("ann");

@@ -41,10 +41,14 @@ describe("config", () => {
     expect(parseRuntimeSetting("USER_DEBATES_PER_DAY", "0")).toBe(0);
     expect(parseRuntimeSetting("BOT_COST_PER_DAY_USD", 12.345)).toBe("12.345");
     expect(parseRuntimeSetting("ACCESS_MODE", "allowlist")).toBe("allowlist");
-    expect(() => parseRuntimeSetting("ACCESS_MODE", "closed")).toThrow("ACCESS_MODE must be open or allowlist");
+    expect(() => parseRuntimeSetting("ACCESS_MODE", "closed")).toThrow(
+      "ACCESS_MODE must be open or allowlist",
+    );
     expect(() => parseRuntimeSetting("GROUP_CHATS", "yes")).toThrow("GROUP_CHATS must be on or off");
     expect(() => parseRuntimeSetting("USER_DEBATES_PER_DAY", "-1")).toThrow("USER_DEBATES_PER_DAY must be");
-    expect(() => parseRuntimeSetting("USER_COST_PER_DAY_USD", "10001")).toThrow("USER_COST_PER_DAY_USD must be");
+    expect(() => parseRuntimeSetting("USER_COST_PER_DAY_USD", "10001")).toThrow(
+      "USER_COST_PER_DAY_USD must be",
+    );
   });
 
   test("empty values count as unset", () => {

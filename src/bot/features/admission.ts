@@ -1,5 +1,5 @@
-import { DebateError } from "../../debate/debate-errors";
 import type { DailyLimitName } from "../../debate/daily-usage";
+import { DebateError } from "../../debate/debate-errors";
 import { menuKeyboard } from "../keyboards";
 import type { FeatureContext, FeatureDeps } from "./feature-context";
 

@@ -20,7 +20,9 @@ export function createSpamGuard(deps: {
   const { clock } = deps;
   const limit = deps.limit ?? 20;
   const windowMs = deps.windowMs ?? 60_000;
-  const windows = new LRUCache<number, { startedAt: number; count: number }>({ max: deps.maxUsers ?? 10_000 });
+  const windows = new LRUCache<number, { startedAt: number; count: number }>({
+    max: deps.maxUsers ?? 10_000,
+  });
   return {
     admit(userId: number): SpamVerdict {
       const now = clock.now();

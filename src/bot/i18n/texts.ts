@@ -152,8 +152,7 @@ const ru: BotTexts = {
   topicTooLong: (length, max) => `Тема слишком длинная: ${length} символов, можно не больше ${max}.`,
   topicNotText: "Пришлите тему текстом, пожалуйста.",
   busy: "В этом чате уже идёт обсуждение. Сначала остановите его: «Остановить диалог» или /stop.",
-  stillDelivering:
-    "Предыдущее обсуждение ещё публикуется. Дождитесь его завершения и начните новое.",
+  stillDelivering: "Предыдущее обсуждение ещё публикуется. Дождитесь его завершения и начните новое.",
   modelsNotConfigured: "Оператор ещё не настроил модели для обсуждений. Попробуйте позже.",
   startFailed: "Не удалось начать обсуждение. Попробуйте ещё раз позже.",
   notAllowed: (telegramId) =>
@@ -164,7 +163,8 @@ const ru: BotTexts = {
   tooManyMessages: "Слишком много сообщений. Минуту я не буду на них отвечать.",
   quotaExceeded: (limit, value, resetsInMs) => {
     const reset = `Лимит обновится в 00:00 UTC (через ${duration(resetsInMs, "ru")}).`;
-    if (limit === "USER_DEBATES_PER_DAY") return `Лимит на сегодня исчерпан: обсуждений в день — не больше ${value}. ${reset}`;
+    if (limit === "USER_DEBATES_PER_DAY")
+      return `Лимит на сегодня исчерпан: обсуждений в день — не больше ${value}. ${reset}`;
     if (limit === "USER_COST_PER_DAY_USD")
       return `Ваши обсуждения сегодня уже стоили ${formatCost(String(value))} — это дневной лимит. ${reset}`;
     return `Бот исчерпал дневной бюджет на обсуждения. ${reset}`;
@@ -213,7 +213,8 @@ const en: BotTexts = {
   topicTooLong: (length, max) => `The topic is too long: ${length} characters, at most ${max} allowed.`,
   topicNotText: "Please send the topic as text.",
   busy: "A discussion is already running in this chat. Stop it first: “Stop dialog” or /stop.",
-  stillDelivering: "The previous discussion is still being posted. Wait until it is done, then start a new one.",
+  stillDelivering:
+    "The previous discussion is still being posted. Wait until it is done, then start a new one.",
   modelsNotConfigured: "The operator has not configured the models yet. Please try again later.",
   startFailed: "Could not start the discussion. Please try again later.",
   notAllowed: (telegramId) =>
@@ -224,7 +225,8 @@ const en: BotTexts = {
   tooManyMessages: "Too many messages. I will not answer them for a minute.",
   quotaExceeded: (limit, value, resetsInMs) => {
     const reset = `It resets at 00:00 UTC (in ${duration(resetsInMs, "en")}).`;
-    if (limit === "USER_DEBATES_PER_DAY") return `You have reached today's limit of discussions (${value} a day). ${reset}`;
+    if (limit === "USER_DEBATES_PER_DAY")
+      return `You have reached today's limit of discussions (${value} a day). ${reset}`;
     if (limit === "USER_COST_PER_DAY_USD")
       return `Your discussions today have used your daily budget of ${formatCost(String(value))}. ${reset}`;
     return `The bot has used up its daily budget for discussions. ${reset}`;
