@@ -249,8 +249,11 @@ export interface FakeTelegramServer {
   /** Resolves once `count` messages were sent to `chatId`; returns all sent there (deleted ones too). */
   waitForSentCount(chatId: number, count: number, timeoutMs?: number): Promise<SentMessage[]>;
 
-  /** The next `times` (default 1; `Infinity` allowed) calls of `method` fail with this error. */
-  failNext(method: string, response: InjectedError, times?: number): void;
+  /**
+   * The next `times` (default 1; `Infinity` allowed) calls of `method` fail with this error; with
+   * `when`, only the calls whose parameters it accepts (others are answered as usual).
+   */
+  failNext(method: string, response: InjectedError, times?: number, when?: (params: Params) => boolean): void;
   /** Drops all pending injected failures. */
   clearFailures(): void;
   /** Replaces the rate limits (see {@link RateLimitOptions}); `{}` turns them off. */
@@ -916,7 +919,10 @@ class FakeTelegram implements FakeTelegramServer {
   private allowedUpdates: string[] | undefined;
   private webhookUrl = "";
   private readonly commands = new Map<string, TelegramBotCommand[]>();
-  private readonly failures = new Map<string, { response: InjectedError; remaining: number }[]>();
+  private readonly failures = new Map<
+    string,
+    { response: InjectedError; remaining: number; when?: (params: Params) => boolean }[]
+  >();
   private rateLimit: RateLimitOptions = {};
   private readonly sendLog: { chatId: number; at: number; group: boolean }[] = [];
   private readonly handlers = new Map<string, MethodHandler>();
@@ -1028,10 +1034,11 @@ class FakeTelegram implements FakeTelegramServer {
   private async dispatch(call: ApiCall): Promise<unknown> {
     const key = call.method.toLowerCase();
     const queue = this.failures.get(key);
-    const failure = queue?.[0];
+    const index = queue?.findIndex((entry) => !entry.when || entry.when(call.params)) ?? -1;
+    const failure = queue?.[index];
     if (queue && failure) {
       failure.remaining--;
-      if (failure.remaining <= 0) queue.shift();
+      if (failure.remaining <= 0) queue.splice(index, 1);
       const parameters: { retry_after?: number; migrate_to_chat_id?: number } = {};
       if (failure.response.retry_after !== undefined) parameters.retry_after = failure.response.retry_after;
       if (failure.response.migrate_to_chat_id !== undefined) {
@@ -1550,10 +1557,10 @@ class FakeTelegram implements FakeTelegramServer {
 
   // --- Test controls -------------------------------------------------------------------------
 
-  failNext(method: string, response: InjectedError, times = 1): void {
+  failNext(method: string, response: InjectedError, times = 1, when?: (params: Params) => boolean): void {
     const key = method.toLowerCase();
     const queue = this.failures.get(key) ?? [];
-    queue.push({ response, remaining: times });
+    queue.push({ response, remaining: times, ...(when ? { when } : {}) });
     this.failures.set(key, queue);
   }
 
