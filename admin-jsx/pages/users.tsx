@@ -42,6 +42,7 @@ export const userName = (user: Pick<UserView, "username" | "telegram_id">) =>
   user.username ? `@${user.username}` : `tg:${user.telegram_id}`;
 
 const userHref = (user: Pick<UserView, "telegram_id">) => `/admin/users/${user.telegram_id}`;
+const debatesText = (count: number) => `${formatInt(count)} debate${count === 1 ? "" : "s"}`;
 /** The user's sessions: the sessions list filtered by their Telegram id. */
 const sessionsHref = (user: Pick<UserView, "telegram_id">) => `/admin/sessions?user=${user.telegram_id}`;
 
@@ -193,7 +194,9 @@ export function UsersPage(props: {
                       <TodayCell user={user} global={global} />
                     </td>
                     <td class="hide-sm">
-                      <a href={sessionsHref(user)} safe>{`${formatInt(user.debates_total)} debates`}</a>
+                      <a href={sessionsHref(user)} safe>
+                        {debatesText(user.debates_total)}
+                      </a>
                       <div class="muted small" safe>
                         {formatUsd(user.cost_total)}
                       </div>
@@ -267,7 +270,9 @@ export function UserPage(props: {
         </div>
         <div class="stat">
           <div class="stat-label">In all</div>
-          <div class="stat-value" safe>{`${formatInt(user.debates_total)} debates`}</div>
+          <div class="stat-value" safe>
+            {debatesText(user.debates_total)}
+          </div>
           <div class="muted small" safe>
             {formatUsd(user.cost_total)}
           </div>

@@ -1,4 +1,5 @@
 import type { Bot } from "gramio";
+import { LRUCache } from "lru-cache";
 import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
 import type { Coordination } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
@@ -25,8 +26,13 @@ export function startLiveDelivery(deps: {
   const { bot, coordination, outbox } = deps;
   const logger = deps.logger.child({ component: "bot-live" });
   const draftIntervalMs = deps.draftIntervalMs ?? 1000;
-  /** Turns this instance shows live: `${sessionId}:${turnIndex}` → state. */
-  const liveTurns = new Map<string, { chatId: number; lastDraftAt: number; lastTypingAt: number }>();
+  /**
+   * Turns this instance shows live: `${sessionId}:${turnIndex}` → state. Bounded: a turn whose end
+   * event never came (another instance ended it, Redis dropped it) must not stay forever.
+   */
+  const liveTurns = new LRUCache<string, { chatId: number; lastDraftAt: number; lastTypingAt: number }>({
+    max: 10_000,
+  });
 
   const typing = (chatId: number) =>
     bot.api.sendChatAction({ chat_id: chatId, action: "typing", suppress: true }).catch(() => {});
@@ -67,7 +73,7 @@ export function startLiveDelivery(deps: {
         outbox.kick(chatId);
         return;
       case "session-end":
-        for (const key of liveTurns.keys()) if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
+        for (const key of [...liveTurns.keys()]) if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
         outbox.kick(chatId);
         return;
       default:
