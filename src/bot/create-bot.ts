@@ -181,11 +181,15 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   };
 
   const handleMessage = async (message: TelegramMessage, from: TelegramUser) => {
-    const context = await contextFor(message.chat.id, message.chat.type, from);
-    if (context.user.blocked) return refuseBlocked(features, context);
     const text = message.text;
     const asked = text === undefined ? null : parse(text);
     if (asked === "elsewhere") return;
+    const context = await contextFor(message.chat.id, message.chat.type, from);
+    if (context.user.blocked) {
+      // Told when they speak to the bot (at most once an hour); a group's chatter stays quiet.
+      if (asked !== null || context.isPrivate) await refuseBlocked(features, context);
+      return;
+    }
     const awaiting = asked === null && (await isAwaitingTopic(features, context));
     // Other chatter: in private chats point at the menu; in groups stay quiet.
     if (asked === null && !awaiting)

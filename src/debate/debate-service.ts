@@ -190,7 +190,7 @@ export function createDebateService(deps: {
           `max_rounds must be an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}.`,
         );
       }
-      const chosen = await resolveParticipants(db, secretBox, input.participants);
+      const chosen = await resolveParticipants(db, await providersInOrder(), secretBox, input.participants);
       const source = input.source ?? "api";
       return store.create({
         topic,
@@ -277,13 +277,10 @@ export function createDebateService(deps: {
  */
 async function resolveParticipants(
   db: Db,
+  providerRows: readonly Provider[],
   secretBox: SecretBox,
   requested: ParticipantRequest[] | undefined,
 ): Promise<NewParticipant[]> {
-  const providerRows = await db
-    .select()
-    .from(providers)
-    .orderBy(asc(providers.orderIndex), asc(providers.id));
   const personaRows = await db.select().from(personalities);
   const personaById = new Map(personaRows.map((row) => [row.id, row]));
   const providerById = new Map(providerRows.map((row) => [row.id, row]));

@@ -73,7 +73,8 @@ export function startLiveDelivery(deps: {
         outbox.kick(chatId);
         return;
       case "session-end":
-        for (const key of [...liveTurns.keys()]) if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
+        for (const key of [...liveTurns.keys()])
+          if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
         outbox.kick(chatId);
         return;
       default:
