@@ -304,6 +304,33 @@ export function textsOf(server: Pick<FakeTelegramServer, "sent">, chatId: number
   return server.sent.filter((m) => m.chat_id === chatId && !m.deleted).map((m) => m.text);
 }
 
+/** The next message the bot sends to `chatId` (after the last one sent there so far) matching `predicate`. */
+export function nextSentTo(
+  server: Pick<FakeTelegramServer, "sent" | "waitForSent">,
+  chatId: number,
+  predicate: (text: string) => boolean = () => true,
+  timeoutMs = 20_000,
+): Promise<SentMessage> {
+  const after = server.sent.filter((message) => message.chat_id === chatId).at(-1)?.message_id ?? 0;
+  return server.waitForSent(
+    (message) => message.chat_id === chatId && message.message_id > after && predicate(message.text),
+    timeoutMs,
+  );
+}
+
+/** A user writes `text` in `chat`; resolves with the text of the bot's next message there matching `predicate`. */
+export async function replyTo(
+  server: FakeTelegramServer,
+  chat: ChatSpec,
+  from: UserSpec,
+  text: string,
+  predicate?: (text: string) => boolean,
+): Promise<string> {
+  const reply = nextSentTo(server, chat.id, predicate);
+  server.sendText(chat, text, from);
+  return (await reply).text;
+}
+
 /** Starts a fake Telegram Bot API server on 127.0.0.1 on a free port. */
 export async function startFakeTelegramServer(
   options: FakeTelegramServerOptions = {},

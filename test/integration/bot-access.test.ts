@@ -12,7 +12,13 @@ import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-cl
 import { type ApiClient, createApiClient } from "../helpers/api-client";
 import { startTestBot } from "../helpers/bot-harness";
 import { eventually } from "../helpers/eventually";
-import type { ChatSpec, FakeTelegramServer, UserSpec } from "../helpers/fake-telegram-server";
+import {
+  type ChatSpec,
+  type FakeTelegramServer,
+  nextSentTo,
+  replyTo,
+  type UserSpec,
+} from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -34,21 +40,10 @@ afterAll(async () => {
 const privateChat = (id: number): ChatSpec => ({ id, type: "private" });
 const person = (id: number, username = `user${id}`): UserSpec => ({ id, username, language_code: "ru" });
 
-/** The next message the bot sends to `chatId` after the current last one, matching `predicate`. */
-function nextSent(chatId: number, predicate: (text: string) => boolean = () => true) {
-  const after = telegram.sent.filter((message) => message.chat_id === chatId).at(-1)?.message_id ?? 0;
-  return telegram.waitForSent(
-    (message) => message.chat_id === chatId && message.message_id > after && predicate(message.text),
-    20_000,
-  );
-}
-
-/** Sends `text` and waits for the bot's next message in that chat. */
-async function say(chat: ChatSpec, from: UserSpec, text: string, predicate?: (text: string) => boolean) {
-  const reply = nextSent(chat.id, predicate);
-  telegram.sendText(chat, text, from);
-  return (await reply).text;
-}
+const nextSent = (chatId: number, predicate?: (text: string) => boolean) =>
+  nextSentTo(telegram, chatId, predicate);
+const say = (chat: ChatSpec, from: UserSpec, text: string, predicate?: (text: string) => boolean) =>
+  replyTo(telegram, chat, from, text, predicate);
 
 const sessionsOfChat = (chatId: number) =>
   stack.db.select().from(sessions).where(eq(sessions.chatId, chatId));

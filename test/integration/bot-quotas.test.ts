@@ -10,7 +10,12 @@ import { sessions, users } from "../../src/db/schema";
 import { dailyBudgetStopDetail } from "../../src/debate/stop-conditions";
 import { type ApiClient, createApiClient } from "../helpers/api-client";
 import { startTestBot } from "../helpers/bot-harness";
-import type { ChatSpec, FakeTelegramServer, UserSpec } from "../helpers/fake-telegram-server";
+import {
+  type ChatSpec,
+  type FakeTelegramServer,
+  replyTo,
+  type UserSpec,
+} from "../helpers/fake-telegram-server";
 import { createManualClock } from "../helpers/manual-clock";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
@@ -40,20 +45,8 @@ afterAll(async () => {
 const chat = (id: number): ChatSpec => ({ id, type: "private" });
 const person = (id: number): UserSpec => ({ id, username: `quota${id}`, language_code: "ru" });
 
-async function say(
-  where: ChatSpec,
-  from: UserSpec,
-  text: string,
-  predicate: (text: string) => boolean = () => true,
-) {
-  const after = telegram.sent.filter((message) => message.chat_id === where.id).at(-1)?.message_id ?? 0;
-  const reply = telegram.waitForSent(
-    (message) => message.chat_id === where.id && message.message_id > after && predicate(message.text),
-    20_000,
-  );
-  telegram.sendText(where, text, from);
-  return (await reply).text;
-}
+const say = (where: ChatSpec, from: UserSpec, text: string, predicate?: (text: string) => boolean) =>
+  replyTo(telegram, where, from, text, predicate);
 
 /** A whole debate through the bot; resolves with the closing line. */
 async function debate(where: ChatSpec, from: UserSpec, topic: string) {
