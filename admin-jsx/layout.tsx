@@ -12,11 +12,19 @@ export interface AssetUrls {
   js: string;
 }
 
-export type NavKey = "dashboard" | "sessions" | "providers" | "personalities" | "settings" | "audit";
+export type NavKey =
+  | "dashboard"
+  | "sessions"
+  | "users"
+  | "providers"
+  | "personalities"
+  | "settings"
+  | "audit";
 
 const nav: { key: NavKey; href: string; label: string }[] = [
   { key: "dashboard", href: "/admin", label: "Dashboard" },
   { key: "sessions", href: "/admin/sessions", label: "Sessions" },
+  { key: "users", href: "/admin/users", label: "Users" },
   { key: "providers", href: "/admin/providers", label: "Providers" },
   { key: "personalities", href: "/admin/personalities", label: "Personalities" },
   { key: "settings", href: "/admin/settings", label: "Settings" },

@@ -29,12 +29,11 @@ import { MIB } from "./platform/read-body";
 import { createRedisCoordination } from "./platform/redis-coordination";
 import { createSecretBox, type SecretBox } from "./platform/secret-box";
 import { createSettingsService } from "./settings/settings-service";
-import { createUserService, type UserService } from "./users/user-service";
+import { createUserService } from "./users/user-service";
 
 /** The services every door is built on; one set per instance. */
 export interface AppServices extends OperatorDoorDeps {
   secretBox: SecretBox;
-  users: UserService;
 }
 
 /**
@@ -42,13 +41,18 @@ export interface AppServices extends OperatorDoorDeps {
  * tunes, so a test never needs to wire a part by hand.
  */
 export interface AppTuning {
-  engine?: { scheduler?: SchedulerOptions; models?: ChatModelOptions; deltaIntervalMs?: number };
+  engine?: {
+    scheduler?: SchedulerOptions;
+    models?: ChatModelOptions;
+    deltaIntervalMs?: number;
+    budgetRefreshMs?: number;
+  };
   bot?: CreateBotDeps["delivery"];
   admin?: AdminRoutesOptions;
   api?: { sseKeepAliveMs?: number };
   /** Chat model options of "test connection" calls. */
   testConnection?: OpenAiChatModelOptions;
-  /** Time for the scheduler and the bot's outbox (tests advance a manual clock). */
+  /** Time for the scheduler, the bot's outbox and the daily limits' UTC day (tests advance a manual clock). */
   clock?: Clock;
 }
 
@@ -165,6 +169,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // Every call checks PROVIDER_HOSTS too, for rows stored before the setting.
       models: { ...tuning.engine?.models, providerHosts: config.providerHosts },
       deltaIntervalMs: tuning.engine?.deltaIntervalMs,
+      budgetRefreshMs: tuning.engine?.budgetRefreshMs,
       clock: tuning.clock,
       observer: metrics.debate,
     });
@@ -186,7 +191,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       audit,
       logger,
       secretBox,
-      users: createUserService(db),
+      users: createUserService({ db, settings, audit, clock: tuning.clock }),
     };
 
     const telegram = config.telegram.botToken

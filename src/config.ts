@@ -93,6 +93,32 @@ export const runtimeSettingSpecs = {
     defaultValue: "120",
     expected: "an integer from 1 to 1440",
   },
+  // The public bot's limits, per Telegram user and for the whole bot, per UTC day; 0 = no limit.
+  USER_DEBATES_PER_DAY: {
+    schema: positiveInt(0, 100_000),
+    defaultValue: "20",
+    expected: "an integer from 0 to 100000",
+  },
+  USER_COST_PER_DAY_USD: {
+    schema: decimal(0, 10_000),
+    defaultValue: "0.50",
+    expected: "a number of US dollars from 0 to 10000",
+  },
+  BOT_COST_PER_DAY_USD: {
+    schema: decimal(0, 1_000_000),
+    defaultValue: "20.00",
+    expected: "a number of US dollars from 0 to 1000000",
+  },
+  ACCESS_MODE: {
+    schema: type("'open' | 'allowlist'"),
+    defaultValue: "open",
+    expected: "open or allowlist",
+  },
+  GROUP_CHATS: {
+    schema: type("'on' | 'off'"),
+    defaultValue: "on",
+    expected: "on or off",
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 const variableSpecs = {
@@ -162,6 +188,16 @@ export interface RuntimeSettings {
   PAYMENT_URL: string;
   /** Minutes without a request after which an admin login ends. */
   ADMIN_IDLE_TIMEOUT_MIN: number;
+  /** Debates a Telegram user may start per UTC day; 0 = no limit. */
+  USER_DEBATES_PER_DAY: number;
+  /** What a Telegram user's debates may cost per UTC day (decimal string); "0" = no limit. */
+  USER_COST_PER_DAY_USD: string;
+  /** What all Telegram debates together may cost per UTC day (decimal string); "0" = no limit. */
+  BOT_COST_PER_DAY_USD: string;
+  /** `allowlist`: only users an operator allowed start debates. */
+  ACCESS_MODE: "open" | "allowlist";
+  /** `off`: the bot starts nothing in groups. */
+  GROUP_CHATS: "on" | "off";
 }
 
 /** The parsed configuration. */
@@ -267,9 +303,11 @@ function decimalText(value: number): string {
     .replace(/\.$/, "");
 }
 
+/** Settings in US dollars: kept as exact decimal strings. */
+const isUsdSetting = (key: RuntimeSettingKey) => key.endsWith("_USD");
+
 function normalizeSetting(key: RuntimeSettingKey, parsed: unknown): RuntimeSettings[RuntimeSettingKey] {
-  if (key === "SESSION_COST_LIMIT_USD")
-    return (parsed as number).toFixed(8).replace(/0+$/, "").replace(/\.$/, "");
+  if (isUsdSetting(key)) return (parsed as number).toFixed(8).replace(/0+$/, "").replace(/\.$/, "");
   return parsed as RuntimeSettings[RuntimeSettingKey];
 }
 

@@ -294,3 +294,14 @@ export function Pager(props: {
     </nav>
   );
 }
+
+/** Why debates cannot start, when they cannot (the preflight's words: what is missing, by provider). */
+export function PreflightWarning({ problem }: { problem: string | null }): JSX.Element {
+  if (!problem) return "";
+  return (
+    <div class="notice notice-error" role="alert" id="preflight-warning">
+      <strong>Debates cannot start.</strong> <span safe>{problem}</span>{" "}
+      <a href="/admin/providers">Providers</a>
+    </div>
+  );
+}

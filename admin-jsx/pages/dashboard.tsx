@@ -4,7 +4,7 @@ import type { DailyActivity, ProviderUsage } from "../../src/catalog/admin-repor
 import type { SessionListItem } from "../../src/debate/debate-service";
 import { BarChart, ColumnChart } from "../components/charts";
 import { formatInt, formatTime, formatUsd, truncate } from "../components/format";
-import { StatusBadge } from "../components/ui";
+import { PreflightWarning, StatusBadge } from "../components/ui";
 import { Layout, type PageContext } from "../layout";
 
 function UsageTable({ rows }: { rows: ProviderUsage[] }): JSX.Element {
@@ -147,6 +147,8 @@ export function DashboardPage(props: {
   /** Usage by provider over the same days. */
   usageRecent: ProviderUsage[];
   enabledProviders: number;
+  /** What keeps debates from starting (the preflight), or null. */
+  preflightProblem: string | null;
 }): JSX.Element {
   return (
     <Layout title="Dashboard" active="dashboard" context={props.context}>
@@ -159,6 +161,7 @@ export function DashboardPage(props: {
           Start a debate
         </a>
       </div>
+      <PreflightWarning problem={props.preflightProblem} />
       <div class="grid">
         <div class="stat">
           <div class="stat-label">Running now</div>
@@ -186,8 +189,8 @@ export function DashboardPage(props: {
           <div class="stat-value" safe>
             {formatInt(props.enabledProviders)}
           </div>
-          {props.enabledProviders < 2 ? (
-            <div class="small text-danger">A debate needs at least two.</div>
+          {props.preflightProblem ? (
+            <div class="small text-danger">A debate needs at least two with an API key.</div>
           ) : (
             <div class="muted small">
               <a href="/admin/providers">Manage providers</a>

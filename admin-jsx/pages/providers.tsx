@@ -9,6 +9,7 @@ import {
   type FieldErrors,
   FormError,
   PostButton,
+  PreflightWarning,
   SelectField,
   TextArea,
   TextField,
@@ -48,10 +49,11 @@ export function ProvidersPage(props: {
   context: PageContext;
   providers: ProviderView[];
   personalities: PersonalityView[];
+  /** What keeps debates from starting (the preflight), or null. */
+  preflightProblem: string | null;
 }): JSX.Element {
   const { context } = props;
   const personaTitle = new Map(props.personalities.map((persona) => [persona.id, persona.title]));
-  const enabledCount = props.providers.filter((provider) => provider.enabled).length;
   return (
     <Layout title="Providers" active="providers" context={context}>
       <div class="page-head">
@@ -68,13 +70,7 @@ export function ProvidersPage(props: {
       </div>
       {/* Where admin.js shows the result of a "Test connection" it sent in the background. */}
       <div id="test-result" aria-live="polite"></div>
-      {enabledCount < 2 ? (
-        <div class="notice notice-info" role="status">
-          A debate needs at least two enabled providers.
-        </div>
-      ) : (
-        ""
-      )}
+      <PreflightWarning problem={props.preflightProblem} />
       <div class="card">
         {props.providers.length === 0 ? (
           <p class="empty">No providers yet.</p>

@@ -1,7 +1,7 @@
 /** @jsxImportSource @kitajs/html */
 /** Runtime settings (stored in the settings table; the env values are the defaults). */
 import { type RuntimeSettingKey, runtimeSettingSpecs } from "../../src/config";
-import { CsrfInput, type FieldErrors, TextField } from "../components/ui";
+import { CsrfInput, type FieldErrors, SelectField, TextField } from "../components/ui";
 import { Layout, type PageContext } from "../layout";
 
 /** "KEY · must be …; note": the range comes from the validation rule itself, so it cannot drift. */
@@ -14,6 +14,10 @@ export const settingFields: {
   label: string;
   hint: string;
   inputmode?: "numeric" | "decimal" | "url";
+  /** A closed list: shown as a select. */
+  options?: { value: string; label: string }[];
+  /** The public bot's limits and access, shown apart. */
+  bot?: true;
 }[] = [
   {
     key: "MAX_ROUNDS",
@@ -63,6 +67,47 @@ export const settingFields: {
     hint: rule("ADMIN_IDLE_TIMEOUT_MIN", "a login unused this long ends; any login ends after 12 hours"),
     inputmode: "numeric",
   },
+  {
+    key: "USER_DEBATES_PER_DAY",
+    label: "Debates per user per day",
+    hint: rule("USER_DEBATES_PER_DAY", "0 means no limit; a day is the UTC day"),
+    inputmode: "numeric",
+    bot: true,
+  },
+  {
+    key: "USER_COST_PER_DAY_USD",
+    label: "Cost per user per day (USD)",
+    hint: rule("USER_COST_PER_DAY_USD", "0 means no limit; a debate crossing it stops"),
+    inputmode: "decimal",
+    bot: true,
+  },
+  {
+    key: "BOT_COST_PER_DAY_USD",
+    label: "Cost of the whole bot per day (USD)",
+    hint: rule("BOT_COST_PER_DAY_USD", "all Telegram debates together; 0 means no limit"),
+    inputmode: "decimal",
+    bot: true,
+  },
+  {
+    key: "ACCESS_MODE",
+    label: "Who may start debates",
+    hint: rule("ACCESS_MODE", "allowlist: only users allowed on the Users page"),
+    options: [
+      { value: "open", label: "Anyone (open)" },
+      { value: "allowlist", label: "Allowed users only (allowlist)" },
+    ],
+    bot: true,
+  },
+  {
+    key: "GROUP_CHATS",
+    label: "Debates in groups",
+    hint: rule("GROUP_CHATS", "off: the bot answers in groups with one line"),
+    options: [
+      { value: "on", label: "On" },
+      { value: "off", label: "Off" },
+    ],
+    bot: true,
+  },
 ];
 
 function SettingField(props: {
@@ -72,13 +117,26 @@ function SettingField(props: {
   errors: FieldErrors;
 }): JSX.Element {
   const { field } = props;
+  const hint = props.defaults ? `${field.hint} · default ${props.defaults[field.key]}` : field.hint;
+  if (field.options) {
+    return (
+      <SelectField
+        name={field.key}
+        label={field.label}
+        selected={props.values[field.key]}
+        options={field.options}
+        error={props.errors[field.key]}
+        hint={hint}
+      />
+    );
+  }
   return (
     <TextField
       name={field.key}
       label={field.label}
       value={props.values[field.key]}
       error={props.errors[field.key]}
-      hint={props.defaults ? `${field.hint} · default ${props.defaults[field.key]}` : field.hint}
+      hint={hint}
       inputmode={field.inputmode}
       type={field.key === "PAYMENT_URL" ? "url" : "text"}
       required
@@ -116,7 +174,7 @@ export function SettingsPage(props: {
         <CsrfInput token={context.csrf} />
         <div class="form-row">
           {settingFields
-            .filter((field) => field.key !== "PAYMENT_URL")
+            .filter((field) => field.key !== "PAYMENT_URL" && !field.bot)
             .map((field) => (
               <SettingField field={field} {...props} />
             ))}
@@ -126,6 +184,18 @@ export function SettingsPage(props: {
           .map((field) => (
             <SettingField field={field} {...props} />
           ))}
+        <h2>Public bot</h2>
+        <p class="muted small">
+          Limits of Telegram users (the API and this admin are not limited by them). Per-user limits are set
+          on the Users page.
+        </p>
+        <div class="form-row">
+          {settingFields
+            .filter((field) => field.bot)
+            .map((field) => (
+              <SettingField field={field} {...props} />
+            ))}
+        </div>
         <div class="form-actions">
           <button type="submit" class="primary">
             Save settings

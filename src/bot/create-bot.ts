@@ -13,11 +13,15 @@ import type { DeliveryStore } from "./delivery/delivery-store";
 import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-control";
 import { startLiveDelivery } from "./delivery/live-delivery";
 import { createOutbox, type Outbox } from "./delivery/outbox";
+import { refuseBlocked } from "./features/admission";
+import { createChatAdminCheck } from "./features/chat-admins";
 import { donateFeature } from "./features/donate";
-import type { FeatureContext, FeatureDeps } from "./features/feature-context";
+import { awaitingTopicKey, type FeatureContext, type FeatureDeps } from "./features/feature-context";
 import { askTopic, isAwaitingTopic, receiveTopic, rejectNonTextTopic } from "./features/new-debate";
+import { createSpamGuard } from "./features/spam-guard";
 import { showHelp, showStart, showUnknownCommand } from "./features/start";
 import { stopDebate } from "./features/stop";
+import { showUsage } from "./features/usage";
 import { actionOfButton, type BotLanguage, languageOf, type MenuAction, TEXTS } from "./i18n/texts";
 
 /** Dependencies of the Telegram door. */
@@ -35,10 +39,12 @@ export interface CreateBotDeps {
   settings: SettingsService;
   coordination: Coordination;
   logger: Logger;
-  /** Time for the outbox's retries and sweeps (tests advance a manual one). */
+  /** Time for the outbox's retries and sweeps, the spam guard and caches (tests advance a manual one). */
   clock?: Clock;
   /** Told of every 429 answer of the Bot API, with its method (metrics). */
   onRateLimited?: (method: string) => void;
+  /** Messages a user may send per minute before the rest are dropped. Default 20. */
+  messagesPerMinute?: number;
   delivery?: FloodLimits & {
     /** Minimum gap between drafts in one chat. Default 1000 ms. */
     draftIntervalMs?: number;
@@ -61,6 +67,16 @@ export interface TelegramBotDoor {
 }
 
 const COMMAND = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)/;
+
+type Action = MenuAction | "start" | "help";
+const COMMANDS: Record<string, Action> = {
+  start: "start",
+  help: "help",
+  new: "new",
+  stop: "stop",
+  usage: "usage",
+  donate: "donate",
+};
 
 /**
  * The Telegram door: menu, new discussion, stop, donate, and delivery of debates within Telegram's
@@ -86,16 +102,20 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     retryDelayMs: deps.delivery?.retryDelayMs,
     clock: deps.clock,
   });
+  const clock = deps.clock ?? systemClock;
   const features: FeatureDeps = {
     debate: deps.debate,
     settings: deps.settings,
+    users: deps.users,
     coordination: deps.coordination,
     sender,
     outbox,
+    isChatAdmin: createChatAdminCheck({ bot, clock, logger }),
+    clock,
     logger,
   };
+  const spam = createSpamGuard({ clock, limit: deps.messagesPerMinute });
   let unsubscribe: (() => void) | null = null;
-  const clock = deps.clock ?? systemClock;
   let stopSweeping: (() => void) | null = null;
   const sweep = () =>
     outbox.sweep().catch((error: unknown) => logger.warn("delivery sweep failed", { error }));
@@ -121,11 +141,13 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     from: TelegramUser,
   ): Promise<FeatureContext> => {
     const language: BotLanguage = languageOf(from.language_code);
+    const user = await deps.users.touch(from);
     return {
       chatId,
       isPrivate: chatType === "private",
       telegramUserId: from.id,
-      userId: await deps.users.touch(from),
+      userId: user.id,
+      user,
       language,
       texts: TEXTS[language],
       async reply(text, replyMarkup) {
@@ -137,11 +159,11 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     };
   };
 
-  const runAction = async (action: MenuAction | "start" | "help", context: FeatureContext) => {
-    if (action !== "new" && action !== "stop")
-      await features.coordination.deleteValue(
-        `bot:awaiting-topic:${context.chatId}:${context.telegramUserId}`,
-      );
+  const forgetTopic = (context: FeatureContext) =>
+    features.coordination.deleteValue(awaitingTopicKey(context));
+
+  const runAction = async (action: Action, context: FeatureContext) => {
+    if (action !== "new" && action !== "stop") await forgetTopic(context);
     switch (action) {
       case "start":
         return showStart(context);
@@ -151,48 +173,72 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
         return askTopic(features, context);
       case "stop":
         return stopDebate(features, context);
+      case "usage":
+        return showUsage(features, context);
       case "donate":
         return donateFeature(features, context);
     }
   };
 
-  const handleMessage = async (message: TelegramMessage) => {
-    if (!message.from || message.from.is_bot) return;
-    const context = await contextFor(message.chat.id, message.chat.type, message.from);
-    const text = message.text;
-    if (text === undefined) {
-      if (await isAwaitingTopic(features, context)) await rejectNonTextTopic(context);
-      return;
-    }
+  /** What a text asks of the bot: an action, an unknown command, a command for another bot, or nothing. */
+  const parse = (text: string): Action | "unknown" | "elsewhere" | null => {
     const command = COMMAND.exec(text);
     if (command) {
       const [, name = "", addressee] = command;
       // `/cmd@otherbot` in a group is for another bot.
-      if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase()) return;
-      const known: Record<string, MenuAction | "start" | "help"> = {
-        start: "start",
-        help: "help",
-        new: "new",
-        stop: "stop",
-        donate: "donate",
-      };
-      const action = known[name.toLowerCase()];
-      if (action) return runAction(action, context);
-      await features.coordination.deleteValue(
-        `bot:awaiting-topic:${context.chatId}:${context.telegramUserId}`,
-      );
+      if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase())
+        return "elsewhere";
+      return COMMANDS[name.toLowerCase()] ?? "unknown";
+    }
+    return actionOfButton(text);
+  };
+
+  const handleMessage = async (message: TelegramMessage, from: TelegramUser) => {
+    const text = message.text;
+    const asked = text === undefined ? null : parse(text);
+    if (asked === "elsewhere") return;
+    const context = await contextFor(message.chat.id, message.chat.type, from);
+    if (context.user.blocked) {
+      // Told when they speak to the bot (at most once an hour); a group's chatter stays quiet.
+      if (asked !== null || context.isPrivate) await refuseBlocked(features, context);
+      return;
+    }
+    const awaiting = asked === null && (await isAwaitingTopic(features, context));
+    // Other chatter: in private chats point at the menu; in groups stay quiet.
+    if (asked === null && !awaiting)
+      return context.isPrivate && text !== undefined ? showHelp(context) : undefined;
+    // With GROUP_CHATS=off a group gets one line, whatever it asks, and nothing starts; a debate
+    // that ran before the switch can still be stopped.
+    if (!context.isPrivate && asked !== "stop" && (await deps.settings.getAll()).GROUP_CHATS === "off") {
+      if (awaiting) return forgetTopic(context);
+      return context.reply(context.texts.groupsOff);
+    }
+    if (asked === "unknown") {
+      await forgetTopic(context);
       return showUnknownCommand(context);
     }
-    const button = actionOfButton(text);
-    if (button) return runAction(button, context);
-    if (await isAwaitingTopic(features, context)) return receiveTopic(features, context, text);
-    // Other chatter: in private chats point at the menu; in groups stay quiet.
-    if (context.isPrivate) await showHelp(context);
+    if (asked) return runAction(asked, context);
+    if (text === undefined) return rejectNonTextTopic(context);
+    return receiveTopic(features, context, text);
+  };
+
+  const notifyFlood = async (message: TelegramMessage, from: TelegramUser) => {
+    await sender.send({
+      chat_id: message.chat.id,
+      text: TEXTS[languageOf(from.language_code)].tooManyMessages,
+    });
   };
 
   bot.on("message", (context) => {
     const message = context.payload as TelegramMessage;
-    return inChatOrder(message.chat.id, () => handleMessage(message));
+    const from = message.from;
+    if (!from || from.is_bot) return;
+    // Before any work, even a database read: a flood is dropped here.
+    const verdict = spam.admit(from.id);
+    if (verdict === "drop") return;
+    return inChatOrder(message.chat.id, () =>
+      verdict === "notify" ? notifyFlood(message, from) : handleMessage(message, from),
+    );
   });
   // Edited messages are deliberately ignored: a changed topic after the fact changes nothing.
   bot.on("callback_query", async (context) => {

@@ -1,13 +1,15 @@
 import { InlineKeyboard, Keyboard } from "@gramio/keyboards";
 import { type BotLanguage, TEXTS } from "./i18n/texts";
 
-/** The reply-keyboard menu: new discussion, stop, thank the creator. */
+/** The reply-keyboard menu: new discussion, stop, my usage, thank the creator. */
 export function menuKeyboard(language: BotLanguage) {
   const { buttons } = TEXTS[language];
   return new Keyboard()
     .text(buttons.new)
     .row()
     .text(buttons.stop)
+    .row()
+    .text(buttons.usage)
     .row()
     .text(buttons.donate)
     .resized()

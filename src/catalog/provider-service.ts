@@ -12,7 +12,7 @@ import { type } from "arktype";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import type { AuditLogService } from "../audit/audit-log";
 import { type Provider, personalities, providers } from "../db/schema";
-import { createChatModelFor } from "../debate/model-factory";
+import { createChatModelFor, readApiKey } from "../debate/model-factory";
 import { type OpenAiChatModelOptions, RESERVED_BODY_FIELDS } from "../llm/openai-chat-model";
 import { BASE_URL_RULE, baseUrlRefusal, type HostPattern, parseBaseUrl } from "../llm/provider-url";
 import { type TestConnectionResult, testConnection } from "../llm/test-connection";
@@ -89,13 +89,6 @@ export const providerParamsViewSchema = type({
   "price_output_per_1m?": "number",
   "extra?": "object",
 });
-
-/**
- * Whether a provider can authenticate: `set` (a key is stored and readable), `missing` (none is
- * stored) or `unreadable` (one is stored but no `SECRETS_KEY` decrypts it: re-enter it or run
- * `bun run rekey`; debates exclude the provider until then).
- */
-export type ApiKeyStatus = "set" | "missing" | "unreadable";
 
 /** A provider as every door shows it: never the key, only whether one is set and its last characters. */
 export const providerViewSchema = type({
@@ -209,18 +202,9 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
   const { db, audit, secretBox } = deps;
 
   const toView = (row: Provider): ProviderView => {
-    let masked: string | null = null;
-    let status: ApiKeyStatus = "missing";
-    if (row.apiKeyEncrypted) {
-      try {
-        masked = maskSecret(secretBox.decrypt(row.apiKeyEncrypted));
-        status = "set";
-      } catch {
-        // Encrypted under a key no longer configured: it exists, but nothing of it can be shown.
-        masked = "••••";
-        status = "unreadable";
-      }
-    }
+    const { status, apiKey } = readApiKey(row, secretBox);
+    // A key encrypted under a key no longer configured exists, but nothing of it can be shown.
+    const masked = status === "set" ? maskSecret(apiKey) : status === "unreadable" ? "••••" : null;
     return {
       id: row.id,
       name: row.name,

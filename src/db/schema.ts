@@ -50,13 +50,30 @@ const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull(
 /** Money in USD, exact: 8 decimal places cover sub-cent per-token prices. */
 const money = (name: string) => numeric(name, { precision: 18, scale: 8 }).notNull().default("0");
 
-export const users = pgTable("users", {
-  id: serial("id").primaryKey(),
-  telegramId: bigint("telegram_id", { mode: "number" }).notNull().unique(),
-  username: text("username"),
-  languageCode: text("language_code"),
-  createdAt: createdAt(),
-});
+export const users = pgTable(
+  "users",
+  {
+    id: serial("id").primaryKey(),
+    telegramId: bigint("telegram_id", { mode: "number" }).notNull().unique(),
+    username: text("username"),
+    languageCode: text("language_code"),
+    createdAt: createdAt(),
+    /** When the bot last recorded a message from them (refreshed at most every few minutes). */
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
+    /** Blocked by an operator: never starts a debate. */
+    blocked: boolean("blocked").notNull().default(false),
+    /** Allowed by an operator: may start debates when ACCESS_MODE is `allowlist`. */
+    allowed: boolean("allowed").notNull().default(false),
+    /** Own USER_DEBATES_PER_DAY (0 = no limit); null = the setting. */
+    debatesPerDay: integer("debates_per_day"),
+    /** Own USER_COST_PER_DAY_USD (0 = no limit); null = the setting. */
+    costPerDayUsd: numeric("cost_per_day_usd", { precision: 18, scale: 8 }),
+  },
+  (table) => [
+    check("users_debates_per_day_nonnegative", sql`${table.debatesPerDay} >= 0`),
+    check("users_cost_per_day_nonnegative", sql`${table.costPerDayUsd} >= 0`),
+  ],
+);
 
 export const personalities = pgTable("personalities", {
   id: serial("id").primaryKey(),
@@ -129,7 +146,9 @@ export const sessions = pgTable(
     uniqueIndex("sessions_one_open_per_chat")
       .on(table.chatId)
       .where(sql`${table.status} in ('created', 'running') and ${table.chatId} is not null`),
-    index("sessions_user_idx").on(table.userId),
+    // A user's sessions of a day (quotas, usage) and every session of a day (the bot's budget).
+    index("sessions_user_created_idx").on(table.userId, table.createdAt),
+    index("sessions_created_idx").on(table.createdAt),
   ],
 );
 

@@ -1,9 +1,10 @@
-import type { Clock } from "../platform/clock";
+import { type Clock, systemClock } from "../platform/clock";
 import type { Coordination } from "../platform/coordination";
 import type { Db } from "../platform/db";
 import type { Logger } from "../platform/logger";
 import type { SecretBox } from "../platform/secret-box";
 import type { SettingsService } from "../settings/settings-service";
+import { createDailyBudgetSource } from "./daily-budget";
 import { createDebateEventBus, type DebateEventBus } from "./debate-events";
 import type { DebateObserver } from "./debate-observer";
 import { createDebateService, type DebateService } from "./debate-service";
@@ -37,15 +38,19 @@ export function createDebateEngine(deps: {
   scheduler?: SchedulerOptions;
   models?: ChatModelOptions;
   deltaIntervalMs?: number;
+  /** How often a running Telegram debate reads the day's spend again. Default 5 s. */
+  budgetRefreshMs?: number;
+  /** Time of the scheduler and of the daily limits' UTC day. */
   clock?: Clock;
   /** Told of LLM calls, turns and scheduling (metrics). */
   observer?: DebateObserver;
 }): DebateEngine {
   const logger = deps.logger.child({ component: "debate" });
+  const clock = deps.clock ?? systemClock;
   const events = createDebateEventBus({ coordination: deps.coordination, logger });
   const providers = createProviderCache(deps.db);
   const reader = createSessionReader(deps.db);
-  const store = createSessionStore({ db: deps.db, reader, events, logger });
+  const store = createSessionStore({ db: deps.db, reader, events, logger, now: () => clock.now() });
   const runner = createTurnRunner({
     reader,
     store,
@@ -54,6 +59,12 @@ export function createDebateEngine(deps: {
     modelFor: createModelFactory({ secretBox: deps.secretBox, options: deps.models }),
     deltaIntervalMs: deps.deltaIntervalMs,
     observer: deps.observer,
+    budgets: createDailyBudgetSource({
+      db: deps.db,
+      settings: deps.settings,
+      clock,
+      refreshMs: deps.budgetRefreshMs,
+    }),
   });
   const scheduler = createScheduler({
     reader,
@@ -63,7 +74,7 @@ export function createDebateEngine(deps: {
     runner,
     logger,
     options: deps.scheduler,
-    clock: deps.clock,
+    clock,
     observer: deps.observer,
   });
   const debate = createDebateService({
@@ -72,6 +83,8 @@ export function createDebateEngine(deps: {
     reader,
     settings: deps.settings,
     waker: scheduler,
+    secretBox: deps.secretBox,
+    clock,
   });
   return {
     events,

@@ -6,7 +6,11 @@ export type DebateErrorCode =
   | "not_enough_participants"
   | "provider_not_found"
   | "personality_not_found"
-  | "chat_busy";
+  | "chat_busy"
+  /** A Telegram user over a daily limit; `details`: `{limit, value, used, resets_at}`. */
+  | "quota_exceeded"
+  /** A Telegram user blocked, or not allowed in allowlist mode; `details.reason`: `blocked` | `not_allowed`. */
+  | "access_denied";
 
 /** A refused debate operation with a message safe to show to the user or operator. */
 export class DebateError extends Error {

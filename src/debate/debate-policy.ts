@@ -1,10 +1,11 @@
 import type { Session, SessionParticipant, StopReason } from "../db/schema";
+import type { DailyBudget } from "./daily-budget";
 import type { SessionTotals } from "./debate-events";
 import { type DebateTexts, debateTexts } from "./debate-texts";
 import { type LoopVerdict, MAX_LOOP_STRIKES } from "./loop-guard";
 import { sumTotals } from "./session-reader";
 import type { MessageDraft, NewStepMessage, ParticipantChange, Step } from "./step-writer";
-import { type SessionLimits, shouldStop } from "./stop-conditions";
+import { type SessionLimits, stopFor } from "./stop-conditions";
 
 /**
  * The debate's rules as pure functions: `state + outcome → step`. Who speaks next, what a turn's
@@ -26,6 +27,8 @@ export interface DebateState {
   messages: MessageDraft[];
   /** Tokens and cost of `messages`. */
   totals: SessionTotals;
+  /** The daily budgets of a Telegram debate, this run's spend included (none for the operator's doors). */
+  dailyBudgets?: readonly DailyBudget[];
 }
 
 /** What to do next: a participant speaks in `round`, or the debate ends with `step`. */
@@ -85,16 +88,23 @@ export function noParticipantsReason(state: Pick<DebateState, "participants" | "
 /** Who speaks next, or how the debate ends now (a limit, too few participants, the last round done). */
 export function planTurn(state: DebateState, now: number): TurnPlan {
   const stillActive = activeParticipants(state);
-  const reason = shouldStop({
+  const stop = stopFor({
     now,
     startedAt: state.session.startedAt?.getTime() ?? now,
     limits: state.limits,
     totals: state.totals,
     activeParticipants: stillActive.length,
+    dailyBudgets: state.dailyBudgets,
   });
-  if (reason) {
-    const finalReason = reason === "no_participants" ? noParticipantsReason(state) : reason;
-    return { kind: "end", step: { messages: [], end: { status: "stopped", reason: finalReason } } };
+  if (stop) {
+    const reason = stop.reason === "no_participants" ? noParticipantsReason(state) : stop.reason;
+    return {
+      kind: "end",
+      step: {
+        messages: [],
+        end: { status: "stopped", reason, ...(stop.detail ? { detail: stop.detail } : {}) },
+      },
+    };
   }
   let round = state.session.currentRound;
   let speaker = stillActive.find((participant) => participant.orderIndex >= state.session.nextOrderIndex);

@@ -1,7 +1,8 @@
-import { asc, eq, inArray } from "drizzle-orm";
-import { ROUNDS_RANGE } from "../config";
+import { asc, inArray } from "drizzle-orm";
+import { ROUNDS_RANGE, type RuntimeSettings } from "../config";
 import {
   type Message,
+  type Provider,
   personalities,
   providers,
   type Session,
@@ -10,10 +11,17 @@ import {
   type SessionStatus,
   type StopReason,
 } from "../db/schema";
+import type { ProviderParams } from "../llm/chat-model";
+import { countTextTokens } from "../llm/tokenizer";
+import { type Clock, systemClock } from "../platform/clock";
 import type { Db } from "../platform/db";
+import type { SecretBox } from "../platform/secret-box";
 import type { SettingsService } from "../settings/settings-service";
+import { type CostEstimate, estimateDebateCost } from "./cost-estimate";
+import { checkDailyGate, type DailyGate } from "./daily-usage";
 import { DebateError } from "./debate-errors";
 import type { SessionTotals } from "./debate-events";
+import { type ProviderProblem, providerProblem } from "./model-factory";
 import type { SessionDetail, SessionListItem, SessionReader } from "./session-reader";
 import type { NewParticipant, SessionStore } from "./session-store";
 import type { SessionLimits } from "./stop-conditions";
@@ -53,6 +61,56 @@ export function normalizeTopic(topic: string): string {
   return trimmed;
 }
 
+/** A provider as the preflight sees it: what keeps it out of new debates, if anything. */
+export interface ProviderReadiness {
+  id: number;
+  name: string;
+  /** null: it can take part. */
+  problem: ProviderProblem | null;
+}
+
+/** Whether debates can start at all: at least two providers that can answer. */
+export interface Preflight {
+  ready: boolean;
+  /** Every provider in speaking order. */
+  providers: ProviderReadiness[];
+  /** What is missing, in words an operator can act on; null when ready. */
+  problem: string | null;
+}
+
+const PROBLEM_WORDS: Record<ProviderProblem, string> = {
+  disabled: "is disabled",
+  no_api_key: "has no API key",
+  key_unreadable: "has an API key SECRETS_KEY cannot decrypt (enter it again or run `bun run rekey`)",
+};
+
+/** The preflight of these provider rows (in speaking order). */
+function preflightOf(rows: readonly Provider[], secretBox: SecretBox): Preflight {
+  const list = rows.map((row) => ({ id: row.id, name: row.name, problem: providerProblem(row, secretBox) }));
+  const ready = list.filter((provider) => provider.problem === null);
+  if (ready.length >= 2) return { ready: true, providers: list, problem: null };
+  const names = ready.map((provider) => provider.name).join(", ");
+  const missing = list
+    .filter((provider) => provider.problem !== null)
+    .map((provider) => `${provider.name} ${PROBLEM_WORDS[provider.problem!]}`);
+  const problem = [
+    `A debate needs at least two enabled providers with an API key; ${
+      ready.length === 0 ? "none is ready" : `only ${names} is ready`
+    }.`,
+    missing.length > 0 ? `${missing.join("; ")}.` : "Add providers under Providers.",
+  ].join(" ");
+  return { ready: false, providers: list, problem };
+}
+
+const notEnough = (preflight: Preflight) =>
+  new DebateError("not_enough_participants", preflight.problem ?? "Not enough participants.", {
+    providers: preflight.providers.map((provider) => ({
+      id: provider.id,
+      name: provider.name,
+      problem: provider.problem,
+    })),
+  });
+
 /** Starts a session's turns somewhere (the scheduler); injected so the service stays testable. */
 export interface DebateWaker {
   wake(sessionId: string): Promise<void>;
@@ -86,6 +144,16 @@ export interface DebateService {
   }): Promise<{ items: SessionListItem[]; total: number }>;
   /** The chat's session that is created or running, if any (one per chat). */
   activeSessionForChat(chatId: number): Promise<Session | null>;
+  /** Whether debates can start: at least two enabled providers with a usable API key. */
+  preflight(): Promise<Preflight>;
+  /**
+   * Throws what `createSession` would refuse a Telegram user now (`not_enough_participants`,
+   * `access_denied`, `quota_exceeded`) without creating anything: a door asks before it asks for a
+   * topic. Creating checks again, atomically.
+   */
+  checkAdmission(input: { userId: number }): Promise<void>;
+  /** The expected cost range of a created session, from its participants' prices and the limits. */
+  estimateCost(detail: SessionDetail): Promise<CostEstimate>;
 }
 
 /**
@@ -98,8 +166,19 @@ export function createDebateService(deps: {
   reader: SessionReader;
   settings: SettingsService;
   waker: DebateWaker;
+  secretBox: SecretBox;
+  /** Which UTC day the daily limits count (tests inject a manual clock). */
+  clock?: Clock;
 }): DebateService {
-  const { db, store, reader, settings, waker } = deps;
+  const { db, store, reader, settings, waker, secretBox } = deps;
+  const clock = deps.clock ?? systemClock;
+  const providersInOrder = () =>
+    db.select().from(providers).orderBy(asc(providers.orderIndex), asc(providers.id));
+  const gateFor = (userId: number, current: RuntimeSettings): DailyGate => ({
+    userId,
+    now: clock.now(),
+    settings: current,
+  });
   return {
     async createSession(input) {
       const topic = normalizeTopic(input.topic);
@@ -111,21 +190,18 @@ export function createDebateService(deps: {
           `max_rounds must be an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}.`,
         );
       }
-      const chosen = await resolveParticipants(db, input.participants);
-      if (chosen.length < 2) {
-        throw new DebateError(
-          "not_enough_participants",
-          `A debate needs at least two enabled providers (found ${chosen.length}).`,
-        );
-      }
+      const chosen = await resolveParticipants(db, await providersInOrder(), secretBox, input.participants);
+      const source = input.source ?? "api";
       return store.create({
         topic,
         maxRounds,
         participants: chosen,
         userId: input.userId,
         chatId: input.chatId,
-        source: input.source ?? "api",
+        source,
         language: input.language ?? "ru",
+        // Quotas and access apply to Telegram users; the API and the admin are the operator's own.
+        gate: source === "telegram" && input.userId != null ? gateFor(input.userId, current) : undefined,
       });
     },
 
@@ -162,43 +238,74 @@ export function createDebateService(deps: {
     listChatSessions: ({ since }) => reader.chatSessions(since),
     listSessions: (options) => reader.list(options),
     activeSessionForChat: (chatId) => reader.openForChat(chatId),
+
+    async preflight() {
+      return preflightOf(await providersInOrder(), secretBox);
+    },
+
+    async checkAdmission({ userId }) {
+      const [rows, current] = await Promise.all([providersInOrder(), settings.getAll()]);
+      const preflight = preflightOf(rows, secretBox);
+      if (!preflight.ready) throw notEnough(preflight);
+      await checkDailyGate(db, gateFor(userId, current));
+    },
+
+    async estimateCost(detail) {
+      const ids = detail.participants.flatMap((participant) =>
+        participant.providerId === null ? [] : [participant.providerId],
+      );
+      const [rows, current] = await Promise.all([
+        ids.length === 0 ? [] : db.select().from(providers).where(inArray(providers.id, ids)),
+        settings.getAll(),
+      ]);
+      const paramsOf = new Map(rows.map((row) => [row.id, row.params as ProviderParams]));
+      return estimateDebateCost({
+        participants: detail.participants.map((participant) =>
+          participant.providerId === null ? {} : (paramsOf.get(participant.providerId) ?? {}),
+        ),
+        rounds: detail.session.maxRounds,
+        contextTokenLimit: current.CONTEXT_TOKEN_LIMIT,
+        topicTokens: countTextTokens(detail.session.topic),
+      });
+    },
   };
 }
 
-/** Resolves the participants: explicit ones, or every enabled provider in admin order. */
+/**
+ * Resolves the participants: explicit ones (each enabled, with a usable key), or every provider
+ * that can take part, in admin order. Fewer than two is `not_enough_participants`, naming why.
+ */
 async function resolveParticipants(
   db: Db,
+  providerRows: readonly Provider[],
+  secretBox: SecretBox,
   requested: ParticipantRequest[] | undefined,
 ): Promise<NewParticipant[]> {
-  const providerRows = requested?.length
-    ? await db
-        .select()
-        .from(providers)
-        .where(
-          inArray(
-            providers.id,
-            requested.map((item) => item.providerId),
-          ),
-        )
-    : await db
-        .select()
-        .from(providers)
-        .where(eq(providers.enabled, true))
-        .orderBy(asc(providers.orderIndex), asc(providers.id));
   const personaRows = await db.select().from(personalities);
   const personaById = new Map(personaRows.map((row) => [row.id, row]));
   const providerById = new Map(providerRows.map((row) => [row.id, row]));
+  const preflight = preflightOf(providerRows, secretBox);
+  const problemOf = new Map(preflight.providers.map((provider) => [provider.id, provider.problem]));
   const list = requested?.length
     ? requested
-    : providerRows.map((row) => ({
-        providerId: row.id,
-        personalityId: undefined as number | null | undefined,
-      }));
-  return list.map((item) => {
+    : providerRows
+        .filter((row) => problemOf.get(row.id) === null)
+        .map((row) => ({ providerId: row.id, personalityId: undefined as number | null | undefined }));
+  const chosen = list.map((item) => {
     const provider = providerById.get(item.providerId);
     if (!provider) throw new DebateError("provider_not_found", `Provider ${item.providerId} not found.`);
     if (!provider.enabled)
       throw new DebateError("provider_not_found", `Provider ${provider.name} is disabled.`);
+    const problem = problemOf.get(provider.id);
+    if (problem) {
+      throw new DebateError(
+        "not_enough_participants",
+        `Provider ${provider.name} ${PROBLEM_WORDS[problem]}.`,
+        {
+          providers: [{ id: provider.id, name: provider.name, problem }],
+        },
+      );
+    }
     const personalityId =
       item.personalityId === undefined ? provider.defaultPersonalityId : item.personalityId;
     const persona = personalityId == null ? undefined : personaById.get(personalityId);
@@ -212,4 +319,13 @@ async function resolveParticipants(
       personaTitle: persona?.title ?? null,
     };
   });
+  if (chosen.length < 2) {
+    throw requested?.length
+      ? new DebateError(
+          "not_enough_participants",
+          `A debate needs at least two participants (got ${chosen.length}).`,
+        )
+      : notEnough(preflight);
+  }
+  return chosen;
 }

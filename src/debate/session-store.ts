@@ -10,6 +10,7 @@ import {
 } from "../db/schema";
 import { type Db, isUniqueViolation } from "../platform/db";
 import type { Logger } from "../platform/logger";
+import { checkDailyGate, type DailyGate, USER_QUOTA_LOCK } from "./daily-usage";
 import { DebateError } from "./debate-errors";
 import type { DebateEvent, DebateEventBus, SessionTotals } from "./debate-events";
 import { type SessionDetail, type SessionReader, sumTotals } from "./session-reader";
@@ -33,6 +34,8 @@ export interface NewSession {
   chatId?: number | null;
   source: SessionSource;
   language: "ru" | "en";
+  /** A Telegram user's debate: checked against access and the daily limits as it is inserted. */
+  gate?: DailyGate;
 }
 
 /** How a session ends. */
@@ -55,7 +58,10 @@ export interface Speaker {
  * turn index, one open session per chat), each announced once it is written.
  */
 export interface SessionStore {
-  /** Inserts a `created` session and its participants; `chat_busy` when the chat has one open. */
+  /**
+   * Inserts a `created` session and its participants; `chat_busy` when the chat has one open,
+   * `access_denied` / `quota_exceeded` when its gate refuses it.
+   */
   create(input: NewSession): Promise<SessionDetail>;
   /** `created` → `running` with the limits captured now; `invalid_state` otherwise. */
   start(sessionId: string, limits: SessionLimits): Promise<Session>;
@@ -193,6 +199,14 @@ export function createSessionStore(deps: {
       let created: { session: Session; participants: SessionDetail["participants"] };
       try {
         created = await db.transaction(async (tx) => {
+          if (input.gate) {
+            // One user's starts queue on this lock until each commits: the count in the gate sees
+            // every debate of theirs committed before, so two at once cannot both take the last slot.
+            await tx.execute(
+              sql`select pg_advisory_xact_lock(${USER_QUOTA_LOCK}::int, ${input.gate.userId}::int)`,
+            );
+            await checkDailyGate(tx as unknown as Db, input.gate);
+          }
           const [session] = await tx
             .insert(sessions)
             .values({
@@ -202,6 +216,9 @@ export function createSessionStore(deps: {
               chatId: input.chatId ?? null,
               source: input.source,
               language: input.language,
+              // The app's clock, not the database's: the UTC day a debate counts on is the one the
+              // gate checked.
+              createdAt: new Date(now()),
             })
             .returning();
           const participants = await tx

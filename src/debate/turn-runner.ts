@@ -2,6 +2,7 @@ import type { Message, Provider, SessionParticipant } from "../db/schema";
 import type { ChatModel, ChatResult } from "../llm/chat-model";
 import { LlmError, publicFailureLine } from "../llm/llm-errors";
 import type { Logger } from "../platform/logger";
+import type { DailyBudgetSource, DailyBudgetTracker } from "./daily-budget";
 import { type TurnObserver, turnOutcomeLabel } from "./debate-observer";
 import { applyStep, type FailureOutcome, planTurn, stepAfterTurn, type TurnOutcome } from "./debate-policy";
 import { judgeAnswer, shinglesOf } from "./loop-guard";
@@ -29,6 +30,8 @@ export interface TurnRunnerDeps {
   deltaIntervalMs?: number;
   /** Told of every LLM call and turn (metrics). */
   observer?: TurnObserver;
+  /** The daily budgets of Telegram debates (none: no daily budget applies). */
+  budgets?: DailyBudgetSource;
 }
 
 /** How a run ended: the session is over, someone else owns it now, or this run was asked to stop. */
@@ -44,6 +47,8 @@ interface RunState extends PromptState {
   writeFailed: AbortController;
   /** Loop-guard shingles of recent turns, by text: each answer is shingled once. */
   shingles: Map<string, ReadonlySet<string>>;
+  /** The session's daily budgets, kept up to date with this run's own costs. */
+  budget: DailyBudgetTracker | null;
 }
 
 const speakerOf = (participant: SessionParticipant): Speaker => ({
@@ -67,12 +72,14 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   async function load(sessionId: string): Promise<RunState | null> {
     const { session, participants, messages, personas } = await reader.run(sessionId);
     if (session?.status !== "running") return null;
+    const totals = sumTotals(messages);
     return {
       session,
       limits: session.limits as unknown as SessionLimits,
       participants,
       messages,
-      totals: sumTotals(messages),
+      totals,
+      budget: deps.budgets ? await deps.budgets.track(session, totals.cost) : null,
       writes: Promise.resolve(),
       deferred: null,
       writeFailed: new AbortController(),
@@ -284,6 +291,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
   /** Runs turns until the session ends or `signal` aborts. */
   async function runTurns(state: RunState, signal: AbortSignal): Promise<RunOutcome> {
     while (!signal.aborted) {
+      state.dailyBudgets = state.budget?.current(state.totals.cost);
       const plan = planTurn(state, now());
       if (plan.kind === "end") {
         await commit(state, plan.step);

@@ -6,6 +6,7 @@ import type { DebateEventBus } from "../debate/debate-events";
 import type { DebateService } from "../debate/debate-service";
 import type { Logger } from "../platform/logger";
 import type { SettingsService } from "../settings/settings-service";
+import type { UserService } from "../users/user-service";
 
 /**
  * What both operator doors (API and admin) are given: the same services over the same core, built
@@ -18,6 +19,8 @@ export interface OperatorDoorDeps {
   personalities: PersonalityService;
   reports: ReportsService;
   settings: SettingsService;
+  /** The bot's users (the bot records them; the operator's doors list and change them). */
+  users: UserService;
   audit: AuditLogService;
   logger: Logger;
 }

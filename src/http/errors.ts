@@ -18,6 +18,7 @@ import {
 } from "../catalog/catalog-errors";
 import { DebateError, type DebateErrorCode } from "../debate/debate-errors";
 import { SettingsValidationError } from "../settings/settings-service";
+import { UserError } from "../users/user-service";
 
 /** What every failed API call answers, documented in OpenAPI. */
 export const apiErrorSchema = type({
@@ -50,6 +51,9 @@ const debateStatus: Record<DebateErrorCode, number> = {
   not_enough_participants: 422,
   provider_not_found: 422,
   personality_not_found: 422,
+  // Only Telegram users meet these; the API maps them anyway so the table stays total.
+  quota_exceeded: 429,
+  access_denied: 403,
 };
 
 const catalogStatus: Record<CatalogErrorCode, number> = {
@@ -95,6 +99,11 @@ export function toApiError(error: unknown, elysiaCode?: ElysiaErrorCode): ApiErr
       return new ApiError(422, "validation_failed", error.message, error.issues);
     }
     return new ApiError(catalogStatus[error.code], error.code, error.message);
+  }
+  if (error instanceof UserError) {
+    return error.code === "user_not_found"
+      ? new ApiError(404, error.code, error.message)
+      : new ApiError(422, "validation_failed", error.message, error.issues);
   }
   if (error instanceof SettingsValidationError) {
     return new ApiError(

@@ -135,7 +135,7 @@ export function createOpenApiPlugin(
           title: TITLE,
           version: options.version ?? "0.1.0",
           description:
-            "Debates between LLMs: sessions, providers, personalities and settings. Every /api route needs `Authorization: Bearer <API_TOKEN>`. JSON in snake_case; errors are `{error: {code, message, details?}}` (the `Error` schema).",
+            "Debates between LLMs: sessions, providers, personalities, settings and the bot's users. Every /api route needs `Authorization: Bearer <API_TOKEN>`. JSON in snake_case; errors are `{error: {code, message, details?}}` (the `Error` schema).",
         },
         servers: [{ url: "/", description: "The server this document is served from" }],
         security: [{ [BEARER_SCHEME]: [] }],
@@ -144,6 +144,7 @@ export function createOpenApiPlugin(
           { name: "providers", description: "LLM endpoints taking part in debates" },
           { name: "personalities", description: "Personas the providers speak with" },
           { name: "settings", description: "Runtime settings (env names of SPEC §8)" },
+          { name: "users", description: "The bot's Telegram users: usage, access and own daily limits" },
           { name: "health", description: "Liveness" },
         ],
         components: {

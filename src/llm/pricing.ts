@@ -112,6 +112,11 @@ export function addCostUsd(a: string, b: string): string {
   return formatScaledDecimal(costUnits(a, "a") + costUnits(b, "b"), COST_SCALE);
 }
 
+/** Exact difference a − b of two USD amounts, 8 places. */
+export function subtractCostUsd(a: string, b: string): string {
+  return formatScaledDecimal(costUnits(a, "a") - costUnits(b, "b"), COST_SCALE);
+}
+
 /** Compares two USD amounts exactly (to 8 places): -1 when a < b, 0 when equal, 1 when a > b. */
 export function compareCostUsd(a: string, b: string): -1 | 0 | 1 {
   const left = costUnits(a, "a");

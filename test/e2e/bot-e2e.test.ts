@@ -34,8 +34,14 @@ describe("telegram bot end to end", () => {
     telegram.sendText(chat, "/start", user);
     const greeting = await telegram.waitForSent((m) => m.chat_id === chat.id && m.text.includes("Привет"));
     const labels = greeting.reply_markup.keyboard.flat().map((button: { text: string }) => button.text);
-    expect(labels).toEqual(["Новое обсуждение", "Остановить диалог", "Отблагодарить создателя"]);
-    expect(telegram.getCommands("")?.map((c) => c.command)).toEqual(["new", "stop", "donate", "help"]);
+    expect(labels).toEqual(["Новое обсуждение", "Остановить диалог", "Мой лимит", "Отблагодарить создателя"]);
+    expect(telegram.getCommands("")?.map((c) => c.command)).toEqual([
+      "new",
+      "stop",
+      "usage",
+      "donate",
+      "help",
+    ]);
     expect(telegram.getCommands("en")?.[0]?.description).toBe("New discussion");
     const [row] = await stack.db.select().from(users).where(eq(users.telegramId, user.id));
     expect(row?.username).toBe("ann");
@@ -52,7 +58,7 @@ describe("telegram bot end to end", () => {
     );
     expect(closing.text).toContain("достигнут лимит раундов");
     expect(closing.text).toContain("Раундов: 2/2");
-    expect(closing.reply_markup.keyboard.flat().length).toBe(3);
+    expect(closing.reply_markup.keyboard.flat().length).toBe(4);
     const announce = telegram.sent.find((m) => m.chat_id === chat.id && m.text.startsWith("Тема:"));
     expect(announce?.text).toContain("ChatGPT");
     expect(announce?.text).toContain("DeepSeek");
@@ -160,6 +166,7 @@ describe("telegram bot end to end", () => {
     expect(greeting.reply_markup.keyboard.flat().map((b: { text: string }) => b.text)).toEqual([
       "New discussion",
       "Stop dialog",
+      "My usage",
       "Thank the creator",
     ]);
   }, 60_000);

@@ -21,6 +21,8 @@
  * - `editMessageText` with identical content answers "message is not modified";
  * - `sendMessageDraft` only works in private chats;
  * - `answerCallbackQuery` rejects unknown or already answered query ids;
+ * - `getChatMember` answers each user's status (`member` once they wrote in the chat, `left`
+ *   otherwise, or what {@link FakeTelegramServer.setChatMember} set) with the fields of that status;
  * - inline keyboard `callback_data` must be 1-64 bytes;
  * - a second concurrent `getUpdates` terminates the first with 409 (two bot instances), and
  *   `getUpdates` answers 409 while a webhook is set;
@@ -59,6 +61,9 @@ export interface UserSpec {
   username?: string;
   language_code?: string;
 }
+
+/** A user's status in a chat, as `getChatMember` reports it. */
+export type ChatMemberStatus = "creator" | "administrator" | "member" | "restricted" | "left" | "kicked";
 
 /** An error answer, as Telegram sends it. */
 export interface TelegramErrorBody {
@@ -229,6 +234,11 @@ export interface FakeTelegramServer {
   ): Update;
   /** Queues any update (the `update_id` is assigned). */
   queueUpdate(update: Omit<Update, "update_id">): Update;
+  /**
+   * Sets a user's status in a chat, as `getChatMember` answers it (a user who wrote in a chat is a
+   * `member` until set otherwise; anyone else is `left`).
+   */
+  setChatMember(chat: ChatSpec, user: UserSpec, status: ChatMemberStatus): void;
 
   /** First *answered* call of `method` matching `predicate`, already recorded or future. Default timeout 3000 ms. */
   waitForCall(method: string, predicate?: (call: ApiCall) => boolean, timeoutMs?: number): Promise<ApiCall>;
@@ -239,8 +249,11 @@ export interface FakeTelegramServer {
   /** Resolves once `count` messages were sent to `chatId`; returns all sent there (deleted ones too). */
   waitForSentCount(chatId: number, count: number, timeoutMs?: number): Promise<SentMessage[]>;
 
-  /** The next `times` (default 1; `Infinity` allowed) calls of `method` fail with this error. */
-  failNext(method: string, response: InjectedError, times?: number): void;
+  /**
+   * The next `times` (default 1; `Infinity` allowed) calls of `method` fail with this error; with
+   * `when`, only the calls whose parameters it accepts (others are answered as usual).
+   */
+  failNext(method: string, response: InjectedError, times?: number, when?: (params: Params) => boolean): void;
   /** Drops all pending injected failures. */
   clearFailures(): void;
   /** Replaces the rate limits (see {@link RateLimitOptions}); `{}` turns them off. */
@@ -291,6 +304,33 @@ export function textsOf(server: Pick<FakeTelegramServer, "sent">, chatId: number
   return server.sent.filter((m) => m.chat_id === chatId && !m.deleted).map((m) => m.text);
 }
 
+/** The next message the bot sends to `chatId` (after the last one sent there so far) matching `predicate`. */
+export function nextSentTo(
+  server: Pick<FakeTelegramServer, "sent" | "waitForSent">,
+  chatId: number,
+  predicate: (text: string) => boolean = () => true,
+  timeoutMs = 20_000,
+): Promise<SentMessage> {
+  const after = server.sent.filter((message) => message.chat_id === chatId).at(-1)?.message_id ?? 0;
+  return server.waitForSent(
+    (message) => message.chat_id === chatId && message.message_id > after && predicate(message.text),
+    timeoutMs,
+  );
+}
+
+/** A user writes `text` in `chat`; resolves with the text of the bot's next message there matching `predicate`. */
+export async function replyTo(
+  server: FakeTelegramServer,
+  chat: ChatSpec,
+  from: UserSpec,
+  text: string,
+  predicate?: (text: string) => boolean,
+): Promise<string> {
+  const reply = nextSentTo(server, chat.id, predicate);
+  server.sendText(chat, text, from);
+  return (await reply).text;
+}
+
 /** Starts a fake Telegram Bot API server on 127.0.0.1 on a free port. */
 export async function startFakeTelegramServer(
   options: FakeTelegramServerOptions = {},
@@ -323,6 +363,7 @@ const KNOWN_METHODS = [
   "sendChatAction",
   "sendMessageDraft",
   "answerCallbackQuery",
+  "getChatMember",
 ];
 
 /** Update types Telegram sends when `allowed_updates` is empty or unset. */
@@ -397,6 +438,8 @@ interface ChatState {
   chat: TelegramChat;
   nextMessageId: number;
   messages: Map<number, StoredMessage>;
+  /** Users who wrote in the chat or were set with `setChatMember`, with their status. */
+  members: Map<number, { user: TelegramUser; status: ChatMemberStatus }>;
 }
 
 interface HeldPoll {
@@ -903,7 +946,10 @@ class FakeTelegram implements FakeTelegramServer {
   private allowedUpdates: string[] | undefined;
   private webhookUrl = "";
   private readonly commands = new Map<string, TelegramBotCommand[]>();
-  private readonly failures = new Map<string, { response: InjectedError; remaining: number }[]>();
+  private readonly failures = new Map<
+    string,
+    { response: InjectedError; remaining: number; when?: (params: Params) => boolean }[]
+  >();
   private rateLimit: RateLimitOptions = {};
   private readonly sendLog: { chatId: number; at: number; group: boolean }[] = [];
   private readonly handlers = new Map<string, MethodHandler>();
@@ -1015,10 +1061,11 @@ class FakeTelegram implements FakeTelegramServer {
   private async dispatch(call: ApiCall): Promise<unknown> {
     const key = call.method.toLowerCase();
     const queue = this.failures.get(key);
-    const failure = queue?.[0];
+    const index = queue?.findIndex((entry) => !entry.when || entry.when(call.params)) ?? -1;
+    const failure = queue?.[index];
     if (queue && failure) {
       failure.remaining--;
-      if (failure.remaining <= 0) queue.shift();
+      if (failure.remaining <= 0) queue.splice(index, 1);
       const parameters: { retry_after?: number; migrate_to_chat_id?: number } = {};
       if (failure.response.retry_after !== undefined) parameters.retry_after = failure.response.retry_after;
       if (failure.response.migrate_to_chat_id !== undefined) {
@@ -1120,6 +1167,36 @@ class FakeTelegram implements FakeTelegramServer {
       if (prepared.entities) draft.entities = prepared.entities;
       this.drafts.push(draft);
       return true;
+    });
+    on("getChatMember", (params) => {
+      const state = this.chatFor(params.chat_id);
+      const userId = toInteger(params.user_id);
+      if (userId === undefined) throw badRequest("user_id is empty");
+      const member = state.members.get(userId);
+      const user = member?.user ?? { id: userId, is_bot: false, first_name: "Unknown" };
+      const status = member?.status ?? "left";
+      // The fields Telegram adds per status (ChatMemberOwner, ChatMemberAdministrator, …).
+      if (status === "creator") return { status, user, is_anonymous: false };
+      if (status === "administrator") {
+        return {
+          status,
+          user,
+          can_be_edited: false,
+          is_anonymous: false,
+          can_manage_chat: true,
+          can_delete_messages: true,
+          can_manage_video_chats: false,
+          can_restrict_members: true,
+          can_promote_members: false,
+          can_change_info: true,
+          can_invite_users: true,
+          can_post_stories: false,
+          can_edit_stories: false,
+          can_delete_stories: false,
+        };
+      }
+      if (status === "kicked") return { status, user, until_date: 0 };
+      return { status, user };
     });
     on("answerCallbackQuery", (params, call) => {
       const id = String(params.callback_query_id ?? "");
@@ -1364,7 +1441,7 @@ class FakeTelegram implements FakeTelegramServer {
       existing.chat = chat;
       return existing;
     }
-    const state: ChatState = { chat, nextMessageId: 1, messages: new Map() };
+    const state: ChatState = { chat, nextMessageId: 1, messages: new Map(), members: new Map() };
     this.chats.set(spec.id, state);
     return state;
   }
@@ -1388,15 +1465,22 @@ class FakeTelegram implements FakeTelegramServer {
   ): TelegramMessage {
     this.assertRunning();
     const state = this.registerChat(chat, from);
+    const sender = this.userFor(chat, from);
+    if (!state.members.has(sender.id)) state.members.set(sender.id, { user: sender, status: "member" });
     const message: TelegramMessage = {
       message_id: state.nextMessageId++,
-      from: this.userFor(chat, from),
+      from: sender,
       chat: state.chat,
       date: Math.floor(Date.now() / 1000),
       ...fields,
     };
     state.messages.set(message.message_id, { message, fromBot: false });
     return message;
+  }
+
+  setChatMember(chat: ChatSpec, user: UserSpec, status: ChatMemberStatus): void {
+    const state = this.registerChat(chat, user);
+    state.members.set(user.id, { user: this.userFor(chat, user), status });
   }
 
   sendText(chat: ChatSpec, text: string, from?: UserSpec, options: SimulatedMessageOptions = {}): Update {
@@ -1500,10 +1584,10 @@ class FakeTelegram implements FakeTelegramServer {
 
   // --- Test controls -------------------------------------------------------------------------
 
-  failNext(method: string, response: InjectedError, times = 1): void {
+  failNext(method: string, response: InjectedError, times = 1, when?: (params: Params) => boolean): void {
     const key = method.toLowerCase();
     const queue = this.failures.get(key) ?? [];
-    queue.push({ response, remaining: times });
+    queue.push({ response, remaining: times, ...(when ? { when } : {}) });
     this.failures.set(key, queue);
   }
 

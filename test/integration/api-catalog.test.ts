@@ -335,6 +335,11 @@ describe("settings", () => {
       SESSION_COST_LIMIT_USD: "1",
       PAYMENT_URL: "https://pay.example.com/xyz",
       ADMIN_IDLE_TIMEOUT_MIN: 120,
+      USER_DEBATES_PER_DAY: 20,
+      USER_COST_PER_DAY_USD: "0.5",
+      BOT_COST_PER_DAY_USD: "20",
+      ACCESS_MODE: "open",
+      GROUP_CHATS: "on",
     });
   });
 

@@ -76,6 +76,9 @@ describe("OpenAPI document", () => {
         "SessionTotals",
         "Settings",
         "SettingsUpdate",
+        "User",
+        "UserList",
+        "UserPatch",
       ].sort(),
     );
     // Request and response schemas are references: no object schema is written out in the paths.
@@ -168,6 +171,11 @@ describe("OpenAPI document", () => {
         expect(accepts(key, numeric.minimum - step), key).toBe(false);
         expect(accepts(key, numeric.maximum + step), key).toBe(false);
         if (numeric.type === "integer") expect(accepts(key, numeric.minimum + 0.5), key).toBe(false);
+      } else if (written.enum) {
+        // A closed list: every value listed is accepted, anything else refused.
+        expect(written.type).toBe("string");
+        for (const value of written.enum) expect(accepts(key, value), `${key}=${value}`).toBe(true);
+        expect(accepts(key, "something-else"), key).toBe(false);
       } else {
         expect(written).toMatchObject({ type: "string", format: "uri", pattern: "^https://" });
         expect(accepts(key, "https://pay.example.com/a")).toBe(true);

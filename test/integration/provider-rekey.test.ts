@@ -43,9 +43,11 @@ async function rekey(env: Record<string, string>) {
   return { code, output: child.output() };
 }
 
-async function debate(topic: string) {
+/** A debate created while the keys decrypt, run after `beforeStart` (which may make them unreadable). */
+async function debate(topic: string, beforeStart: () => Promise<void> = async () => {}) {
   const created = await stack.debate.createSession({ topic, maxRounds: 1 });
   const recorder = stack.recordEvents(created.session.id);
+  await beforeStart();
   await stack.debate.startSession(created.session.id);
   await recorder.waitFor("session-end");
   recorder.stop();
@@ -55,7 +57,7 @@ async function debate(topic: string) {
 describe("an undecryptable key", () => {
   const plaintexts = () => [stack.config.providers.openai.apiKey, stack.config.providers.deepseek.apiKey];
 
-  test("excludes its provider with the reason; with both unreadable the debate ends no_participants", async () => {
+  const encryptUnderOldKey = async () => {
     for (const [name, key] of [
       ["ChatGPT", stack.config.providers.openai.apiKey],
       ["DeepSeek", stack.config.providers.deepseek.apiKey],
@@ -65,15 +67,18 @@ describe("an undecryptable key", () => {
         .set({ apiKeyEncrypted: oldBox.encrypt(key) })
         .where(eq(providers.name, name));
     }
+  };
+
+  test("excludes its provider with the reason; with both unreadable the debate ends no_participants", async () => {
+    stack.fakeLlm.reset();
+    // Created while the keys decrypted; by the first turn they no longer do.
+    const detail = await debate("Keys under an old SECRETS_KEY?", encryptUnderOldKey);
     const listed = await (await createApiClient(stack)).request("GET", "/api/providers");
     expect(listed.json.map((provider: { api_key_status: string }) => provider.api_key_status)).toEqual([
       "unreadable",
       "unreadable",
     ]);
     expect(listed.json[0]).toMatchObject({ has_api_key: true, api_key_masked: "••••" });
-
-    stack.fakeLlm.reset();
-    const detail = await debate("Keys under an old SECRETS_KEY?");
     expect(detail.session).toMatchObject({ status: "stopped", stopReason: "no_participants" });
     // The first exclusion leaves one participant: the debate ends there, never as `error`.
     const [first, second] = detail.participants;
@@ -84,6 +89,13 @@ describe("an undecryptable key", () => {
     });
     expect(second!.status).toBe("active");
     expect(stack.fakeLlm.requests).toHaveLength(0);
+    // A new debate is refused before it is created, naming the keys (the preflight).
+    const refused = await (await createApiClient(stack)).request("POST", "/api/sessions", {
+      body: { topic: "Again?" },
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.json.error.code).toBe("not_enough_participants");
+    expect(refused.json.error.message).toContain("ChatGPT has an API key SECRETS_KEY cannot decrypt");
   });
 
   test("rekey without the old key reports them undecryptable and changes nothing", async () => {

@@ -48,6 +48,7 @@ test("a session whose run keeps crashing is failed with reason error after the r
     reader,
     settings: stack.settings,
     waker: scheduler,
+    secretBox: stack.secretBox,
   });
   await scheduler.start();
   try {

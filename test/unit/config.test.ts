@@ -29,6 +29,11 @@ describe("config", () => {
       SESSION_COST_LIMIT_USD: "1",
       PAYMENT_URL: "https://pay.example.com/xyz",
       ADMIN_IDLE_TIMEOUT_MIN: 120,
+      USER_DEBATES_PER_DAY: 20,
+      USER_COST_PER_DAY_USD: "0.5",
+      BOT_COST_PER_DAY_USD: "20",
+      ACCESS_MODE: "open",
+      GROUP_CHATS: "on",
     });
   });
 
@@ -47,6 +52,20 @@ describe("config", () => {
     expect(createConfig({ METRICS_PORT: "0", PORT: "0" }).metricsPort).toBe(0);
     expect(configError({ METRICS_PORT: "3000" }).message).toBe("METRICS_PORT must differ from PORT");
     expect(configError({ METRICS_PORT: "x" }).variable).toBe("METRICS_PORT");
+  });
+
+  test("the public bot's settings: 0 is no limit, the modes are closed lists", () => {
+    expect(parseRuntimeSetting("USER_DEBATES_PER_DAY", "0")).toBe(0);
+    expect(parseRuntimeSetting("BOT_COST_PER_DAY_USD", 12.345)).toBe("12.345");
+    expect(parseRuntimeSetting("ACCESS_MODE", "allowlist")).toBe("allowlist");
+    expect(() => parseRuntimeSetting("ACCESS_MODE", "closed")).toThrow(
+      "ACCESS_MODE must be open or allowlist",
+    );
+    expect(() => parseRuntimeSetting("GROUP_CHATS", "yes")).toThrow("GROUP_CHATS must be on or off");
+    expect(() => parseRuntimeSetting("USER_DEBATES_PER_DAY", "-1")).toThrow("USER_DEBATES_PER_DAY must be");
+    expect(() => parseRuntimeSetting("USER_COST_PER_DAY_USD", "10001")).toThrow(
+      "USER_COST_PER_DAY_USD must be",
+    );
   });
 
   test("empty values count as unset", () => {

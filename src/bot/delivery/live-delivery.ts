@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
 import type { Coordination } from "../../platform/coordination";
 import type { Logger } from "../../platform/logger";
@@ -12,9 +13,6 @@ import { TELEGRAM_TEXT_LIMIT } from "./telegram-text";
  * ignored and never touch the debate. With several instances, one lease per turn picks the
  * instance that shows typing and drafts.
  */
-/** Turns shown live at once, at most; the oldest is dropped beyond. */
-const MAX_LIVE_TURNS = 5_000;
-
 export function startLiveDelivery(deps: {
   sender: FloodControlledSender;
   events: DebateEventBus;
@@ -27,8 +25,13 @@ export function startLiveDelivery(deps: {
   const { sender, coordination, outbox } = deps;
   const logger = deps.logger.child({ component: "bot-live" });
   const draftIntervalMs = deps.draftIntervalMs ?? 1000;
-  /** Turns this instance shows live: `${sessionId}:${turnIndex}` → state. */
-  const liveTurns = new Map<string, { chatId: number; lastDraftAt: number; lastTypingAt: number }>();
+  /**
+   * Turns this instance shows live: `${sessionId}:${turnIndex}` → state. Bounded: a turn whose end
+   * event never came (another instance ended it, Redis dropped it) must not stay forever.
+   */
+  const liveTurns = new LRUCache<string, { chatId: number; lastDraftAt: number; lastTypingAt: number }>({
+    max: 10_000,
+  });
 
   // Typing and drafts take from the same flood budget as messages, and only when it has room now.
   const typing = (chatId: number) =>
@@ -44,8 +47,6 @@ export function startLiveDelivery(deps: {
         const lease = await coordination.acquireLock(`bot:live:${key}`, 10 * 60_000).catch(() => null);
         if (!lease) return;
         liveTurns.set(key, { chatId, lastDraftAt: 0, lastTypingAt: now });
-        // A turn whose end this instance never hears of (its runner died) must not stay forever.
-        if (liveTurns.size > MAX_LIVE_TURNS) liveTurns.delete(liveTurns.keys().next().value!);
         await typing(chatId);
         return;
       }
@@ -74,7 +75,8 @@ export function startLiveDelivery(deps: {
         outbox.kick(chatId);
         return;
       case "session-end":
-        for (const key of liveTurns.keys()) if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
+        for (const key of [...liveTurns.keys()])
+          if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);
         outbox.kick(chatId);
         return;
       default:

@@ -4,7 +4,7 @@ import type { Message, Session } from "../../db/schema";
 import type { DebateService } from "../../debate/debate-service";
 import { type Clock, systemClock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
-import { languageOf, TEXTS } from "../i18n/texts";
+import { closingReason, languageOf, TEXTS } from "../i18n/texts";
 import { menuKeyboard } from "../keyboards";
 import type { DeliveryStore } from "./delivery-store";
 import { type FloodControlledSender, LeaseLostError } from "./flood-control";
@@ -27,6 +27,12 @@ export interface Outbox {
   chatOf(sessionId: string): Promise<number | null>;
   /** Schedules a pass for the chat (coalesced while one runs). */
   kick(chatId: number): void;
+  /**
+   * True while a session of the chat still has messages or its closing line to post: a new debate
+   * waits for it. A pass running here now is waited for first (up to a few seconds), so the closing
+   * line just sent is not mistaken for pending.
+   */
+  hasUndelivered(chatId: number): Promise<boolean>;
   /** Tracks chat sessions it has not seen yet and kicks every chat with something to post. */
   sweep(): Promise<void>;
   /** Resolves once no pass runs (tests). */
@@ -41,6 +47,8 @@ const DISCOVERY_WINDOW_MS = 24 * 60 * 60_000;
 /** Sessions whose chat is remembered; older entries are read again from the table. */
 const CHAT_CACHE_SIZE = 10_000;
 const ENDED = new Set(["finished", "stopped", "failed"]);
+/** How long `hasUndelivered` waits for a pass in progress. */
+const PASS_WAIT_MS = 3_000;
 
 /** Telegram says the chat cannot receive messages any more: stop trying. */
 export function isChatUnavailable(error: unknown): boolean {
@@ -166,7 +174,7 @@ export function createOutbox(deps: {
   const postClosing = async (chatId: number, session: Session, lease: Leased) => {
     const language = languageOf(session.language);
     const text = TEXTS[language].closing(
-      session.stopReason,
+      closingReason(session),
       session.currentRound,
       session.maxRounds,
       await debate.getTotals(session.id),
@@ -261,6 +269,11 @@ export function createOutbox(deps: {
       return chatId;
     },
     kick,
+    async hasUndelivered(chatId) {
+      const pass = running.get(chatId);
+      if (pass) await Promise.race([pass, clock.sleep(PASS_WAIT_MS)]);
+      return (await store.openSessions(chatId)).length > 0;
+    },
     async sweep() {
       const recent = await debate.listChatSessions({ since: new Date(clock.now() - DISCOVERY_WINDOW_MS) });
       const tracked = await store.tracked(recent.map((session) => session.id));

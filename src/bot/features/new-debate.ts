@@ -1,7 +1,7 @@
 import { Keyboard } from "@gramio/keyboards";
-import { DebateError } from "../../debate/debate-errors";
 import { TOPIC_MAX_LENGTH } from "../../debate/debate-service";
 import { menuKeyboard } from "../keyboards";
+import { admitNewDebate, replyRefusal } from "./admission";
 import {
   AWAITING_TOPIC_TTL_MS,
   awaitingTopicKey,
@@ -13,12 +13,9 @@ import {
 const topicMarkup = (context: FeatureContext) =>
   context.isPrivate ? undefined : new Keyboard().forceReply().selective().build();
 
-/** /new: asks for the topic, unless a debate already runs here. */
+/** /new: asks for the topic, unless a debate may not start here now (then says why). */
 export async function askTopic(deps: FeatureDeps, context: FeatureContext) {
-  if (await deps.debate.activeSessionForChat(context.chatId)) {
-    await context.reply(context.texts.busy, menuKeyboard(context.language));
-    return;
-  }
+  if (!(await admitNewDebate(deps, context))) return;
   await deps.coordination.setValue(awaitingTopicKey(context), "1", AWAITING_TOPIC_TTL_MS);
   await context.reply(context.texts.askTopic, topicMarkup(context));
 }
@@ -49,8 +46,14 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
     return;
   }
   await deps.coordination.deleteValue(awaitingTopicKey(context));
+  // The previous debate may have ended while the user typed; its transcript may still be posting.
+  if (await deps.outbox.hasUndelivered(context.chatId)) {
+    await context.reply(context.texts.stillDelivering, menuKeyboard(context.language));
+    return;
+  }
   let created: Awaited<ReturnType<typeof deps.debate.createSession>>;
   try {
+    // The core checks access and the daily limits again as it inserts the session, atomically.
     created = await deps.debate.createSession({
       topic,
       userId: context.userId,
@@ -59,19 +62,16 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
       language: context.language,
     });
   } catch (error) {
-    if (error instanceof DebateError && error.code === "chat_busy") {
-      await context.reply(context.texts.busy, menuKeyboard(context.language));
-      return;
-    }
-    if (error instanceof DebateError && error.code === "not_enough_participants") {
-      await context.reply(context.texts.notEnoughParticipants, menuKeyboard(context.language));
-      return;
-    }
+    if (await replyRefusal(deps, context, error)) return;
     throw error;
   }
   const { session, participants } = created;
   // Tracked before it starts: from its first turn on, the transcript is posted here.
   await deps.outbox.track(session.id, context.chatId);
+  const estimate = await deps.debate.estimateCost(created).catch((error: unknown) => {
+    deps.logger.warn("cost estimate failed", { session: session.id, error });
+    return null;
+  });
   // Queued, not awaited: under a flood the announcement waits its turn in this chat's line (ahead
   // of the transcript, which is queued after it), and the debate does not wait for it.
   const announced = context.reply(
@@ -82,6 +82,7 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
         persona: participant.personaTitle,
       })),
       session.maxRounds,
+      estimate,
     ),
     menuKeyboard(context.language),
   );

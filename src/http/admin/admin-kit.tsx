@@ -39,6 +39,11 @@ const notices: Record<string, NoticeData> = {
   "session-started": { kind: "ok", text: "Debate started: turns appear below as they are written." },
   "session-stopped": { kind: "ok", text: "Debate stopped." },
   "session-ended": { kind: "info", text: "The debate had already ended." },
+  "user-blocked": { kind: "ok", text: "User blocked: they will not start debates any more." },
+  "user-unblocked": { kind: "ok", text: "User unblocked." },
+  "user-allowed": { kind: "ok", text: "User allowed." },
+  "user-disallowed": { kind: "ok", text: "User no longer allowed." },
+  "user-limits-saved": { kind: "ok", text: "Limits saved: they apply to the user's next debate." },
 };
 
 export const noticeFor = (key: string | undefined): NoticeData | null => notices[key ?? ""] ?? null;

@@ -22,6 +22,7 @@ import { createPersonalityRoutes } from "./personality-routes";
 import { createProviderRoutes } from "./provider-routes";
 import { createSessionRoutes } from "./session-routes";
 import { createSettingsRoutes } from "./settings-routes";
+import { createUserRoutes } from "./users-routes";
 
 /** What the admin needs; `app.ts` builds these once and passes them in. */
 export interface AdminRoutesDeps extends OperatorDoorDeps {
@@ -92,6 +93,7 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
       )
       .use(createPersonalityRoutes(services))
       .use(createSessionRoutes({ ...services, heartbeatMs: options.heartbeatMs ?? 10_000 }))
+      .use(createUserRoutes(services))
       .use(createSettingsRoutes({ ...services, defaults: deps.settingsDefaults }))
       .use(createAuditRoutes(services))
       // Anything else under /admin.

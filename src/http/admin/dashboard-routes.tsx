@@ -23,7 +23,7 @@ export function createDashboardRoutes(deps: DashboardRoutesDeps) {
   const dashboard = async ({ authed }: { authed: Authed }) => {
     const now = new Date();
     const today = startOfUtcDay(now);
-    const [running, counts, usageToday, usageAllTime, usageRecent, activity, providerList] =
+    const [running, counts, usageToday, usageAllTime, usageRecent, activity, providerList, preflight] =
       await Promise.all([
         debate.listSessions({ status: "running", limit: 20, offset: 0 }),
         reports.sessionCounts({ since: today }),
@@ -32,6 +32,7 @@ export function createDashboardRoutes(deps: DashboardRoutesDeps) {
         reports.usageByProvider({ since: startOfUtcDay(now, CHART_DAYS - 1) }),
         reports.dailyActivity({ days: CHART_DAYS, now }),
         providers.list(),
+        debate.preflight(),
       ]);
     return (
       <DashboardPage
@@ -50,6 +51,7 @@ export function createDashboardRoutes(deps: DashboardRoutesDeps) {
         usageRecent={usageRecent}
         activity={activity}
         enabledProviders={providerList.filter((provider) => provider.enabled).length}
+        preflightProblem={preflight.problem}
       />
     );
   };

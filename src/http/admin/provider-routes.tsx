@@ -5,6 +5,7 @@ import { ProviderFormPage, ProvidersPage } from "../../../admin-jsx/pages/provid
 import { CatalogError, describeIssues } from "../../catalog/catalog-errors";
 import type { PersonalityService } from "../../catalog/personality-service";
 import { type ProviderService, providerInputSchema } from "../../catalog/provider-service";
+import type { DebateService } from "../../debate/debate-service";
 import {
   issuesToFieldErrors,
   providerFormFields,
@@ -21,6 +22,7 @@ export interface ProviderRoutesDeps {
   kit: AdminKit;
   providers: ProviderService;
   personalities: PersonalityService;
+  debate: DebateService;
   /** Timeout of a "Test connection" call. */
   testConnectionTimeoutMs: number;
 }
@@ -40,9 +42,20 @@ export function createProviderRoutes(deps: ProviderRoutesDeps) {
   };
 
   const list = async (authed: Authed, notice?: NoticeData) => {
-    const [providerList, personaList] = await Promise.all([providers.list(), personalities.list()]);
+    const [providerList, personaList, preflight] = await Promise.all([
+      providers.list(),
+      personalities.list(),
+      deps.debate.preflight(),
+    ]);
     const context = notice ? { ...authed.page, notice } : authed.page;
-    return <ProvidersPage context={context} providers={providerList} personalities={personaList} />;
+    return (
+      <ProvidersPage
+        context={context}
+        providers={providerList}
+        personalities={personaList}
+        preflightProblem={preflight.problem}
+      />
+    );
   };
 
   async function save(set: ResponseSet, authed: Authed, form: FormFields, providerId: number | null) {

@@ -7,6 +7,7 @@ import { createPersonalityRoutes } from "./personalities-routes";
 import { createProviderRoutes } from "./providers-routes";
 import { createSessionRoutes } from "./sessions-routes";
 import { createSettingsRoutes } from "./settings-routes";
+import { createUserRoutes } from "./users-routes";
 
 /** Everything the API door needs; built once in the composition root. */
 export interface ApiRoutesDeps extends OperatorDoorDeps {
@@ -95,6 +96,7 @@ export function createApiRoutes(deps: ApiRoutesDeps) {
       .use(createProviderRoutes({ providers: deps.providers }))
       .use(createPersonalityRoutes({ personalities: deps.personalities }))
       .use(createSettingsRoutes({ settings: deps.settings }))
+      .use(createUserRoutes({ users: deps.users }))
       // Unknown routes under /api answer in the API's shape (the app's own 404 is plain text).
       .all("", notFound, { detail: { hide: true } })
       .all("/*", notFound, { detail: { hide: true } })

@@ -24,6 +24,7 @@ import {
   runtimeSettingSpecs,
 } from "../../config";
 import { TOPIC_MAX_LENGTH } from "../../debate/debate-service";
+import { userPatchSchema, userViewSchema } from "../../users/user-service";
 import { apiErrorSchema } from "../errors";
 import { type ApiComponent, type JsonSchema, jsonSchemaOf, named } from "./openapi-components";
 
@@ -334,12 +335,64 @@ export const reorderProvidersBody = named("ProviderOrder", type({ ids: "number.i
   { ids: [2, 1] },
 ]);
 
+const exampleUser = {
+  id: 7,
+  telegram_id: 123456789,
+  username: "ann",
+  language_code: "en",
+  created_at: EXAMPLE_TIME,
+  last_seen_at: "2026-11-24T12:40:00.000Z",
+  debates_today: 3,
+  cost_today: "0.01240000",
+  debates_total: 41,
+  cost_total: "0.21800000",
+  blocked: false,
+  allowed: true,
+  debates_per_day: null,
+  cost_per_day_usd: "1.00000000",
+};
+
+export const telegramIdParams = type({ telegram_id: "string.integer.parse" });
+
+/** `true` / `false` in a query string. */
+const booleanQuery = type("'true' | 'false'")
+  .pipe((value) => value === "true")
+  .to("boolean");
+
+export const listUsersQuery = type({
+  "blocked?": booleanQuery,
+  "allowed?": booleanQuery,
+  /** Part of the username, or a Telegram id. */
+  "q?": "string <= 100",
+  "limit?": integerQuery.to(type("1 <= number.integer <= 100").configure({ default: 20 })),
+  "offset?": integerQuery.to(type("number.integer >= 0").configure({ default: 0 })),
+});
+
+export const userView = named("User", userViewSchema, [exampleUser]);
+
+export const userListView = named(
+  "UserList",
+  type({
+    items: userView.array(),
+    total: "number.integer",
+    limit: "number.integer",
+    offset: "number.integer",
+  }),
+  [{ items: [exampleUser], total: 1, limit: 20, offset: 0 }],
+);
+
+export const userPatch = named("UserPatch", userPatchSchema, [
+  { blocked: true },
+  { allowed: true, debates_per_day: 50, cost_per_day_usd: "2.00" },
+  { debates_per_day: null, cost_per_day_usd: null },
+]);
+
 const DECIMAL_PATTERN = "^\\d+(\\.\\d+)?$";
 
 /**
  * A setting's rule in JSON Schema, from its validator in `src/config.ts`: integers with their
- * bounds, the USD limit (a decimal string when read; a number or a decimal string when written) and
- * the https URL (a predicate there, stated here).
+ * bounds, the USD limits (a decimal string when read; a number or a decimal string when written),
+ * the closed lists and the https URL (a predicate there, stated here).
  */
 function settingJsonSchema(key: RuntimeSettingKey, use: "read" | "write"): JsonSchema {
   const spec = runtimeSettingSpecs[key];
@@ -349,6 +402,8 @@ function settingJsonSchema(key: RuntimeSettingKey, use: "read" | "write"): JsonS
     default: defaultSetting(key),
   };
   if (rule.type === "integer") return { ...rule, ...documented };
+  // A closed list (ACCESS_MODE, GROUP_CHATS).
+  if (Array.isArray(rule.enum)) return { type: "string", ...rule, ...documented };
   if (rule.type === "number") {
     const decimal = { type: "string", pattern: DECIMAL_PATTERN };
     return use === "read" ? { ...decimal, ...documented } : { anyOf: [rule, decimal], ...documented };
@@ -419,5 +474,16 @@ export const apiComponents: ApiComponent[] = [
     description: "Outcome of a connection test: latency and a sample, or the provider's error.",
   },
   { schema: deletedView, description: "What was deleted." },
+  {
+    schema: userView,
+    description:
+      "A Telegram user of the bot: usage of the current UTC day and in all, and what the operator set (blocked, allowed, own daily limits; null = the setting).",
+  },
+  { schema: userListView, description: "One page of users, the most recently seen first." },
+  {
+    schema: userPatch,
+    description:
+      "What to change of a user. `debates_per_day` and `cost_per_day_usd` override USER_DEBATES_PER_DAY and USER_COST_PER_DAY_USD for them (0 = no limit; null = back to the setting).",
+  },
   { schema: reorderProvidersBody, description: "Provider ids in their new speaking order." },
 ];

@@ -80,7 +80,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         },
         detail: routeDoc("createSession", "Create a debate session", TAG, {
           description:
-            "Creates a session in status `created`. Without `participants`, every enabled provider takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start.",
+            "Creates a session in status `created`. Without `participants`, every enabled provider with a usable API key takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start. 422 `not_enough_participants` when fewer than two providers can take part (`details.providers` says what keeps each out: `disabled`, `no_api_key`, `key_unreadable`).",
         }),
       },
     )
