@@ -91,7 +91,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     coordination: deps.coordination,
     logger,
     limits: deps.delivery,
-    clock: deps.clock,
+    // Real time always: a flood budget on a test's manual clock would never refill. Its own unit
+    // tests give it a clock of their own.
     onRateLimited: deps.onRateLimited,
   });
   const outbox = createOutbox({

@@ -23,6 +23,13 @@ import {
 /** The door a session was created through. */
 export type SessionSource = "telegram" | "api" | "admin";
 
+/**
+ * Doors open to the public, whose users' debates count against the daily limits and budgets. The
+ * API and the admin are the operator's own doors: never limited.
+ */
+export const PUBLIC_SOURCES: readonly SessionSource[] = ["telegram"];
+export const isPublicSource = (source: SessionSource) => PUBLIC_SOURCES.includes(source);
+
 export const sessionStatus = pgEnum("session_status", [
   "created",
   "running",

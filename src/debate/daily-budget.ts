@@ -1,6 +1,6 @@
 import { inArray } from "drizzle-orm";
 import type { Session } from "../db/schema";
-import { users } from "../db/schema";
+import { isPublicSource, users } from "../db/schema";
 import { addCostUsd, subtractCostUsd } from "../llm/pricing";
 import { createBatcher } from "../platform/batcher";
 import type { Clock } from "../platform/clock";
@@ -9,7 +9,7 @@ import type { SettingsService } from "../settings/settings-service";
 import { botCostSince, isLimited, NO_USAGE, userLimits, usersUsageSince, utcDay } from "./daily-usage";
 
 /**
- * The daily budgets a running Telegram debate must stay within: its user's USER_COST_PER_DAY_USD
+ * The daily budgets a running public debate must stay within: its user's USER_COST_PER_DAY_USD
  * (or their override) and the whole bot's BOT_COST_PER_DAY_USD, for the UTC day the debate was
  * created (the day its cost counts on).
  *
@@ -106,7 +106,7 @@ export function createDailyBudgetSource(deps: {
   return {
     async track(session, ownCostUsd) {
       const { userId } = session;
-      if (session.source !== "telegram" || userId === null) return NO_BUDGETS;
+      if (!isPublicSource(session.source) || userId === null) return NO_BUDGETS;
       const gated = { ...session, userId };
       let budgets = await read(gated);
       // The run's own cost when the budgets were read: what it spends after that is added to them.

@@ -1,6 +1,6 @@
 import { and, eq, gte, inArray, sql } from "drizzle-orm";
 import type { RuntimeSettings } from "../config";
-import { messages, sessions, type User, users } from "../db/schema";
+import { messages, PUBLIC_SOURCES, sessions, type User, users } from "../db/schema";
 import { compareCostUsd, ZERO_COST_USD } from "../llm/pricing";
 import type { Db } from "../platform/db";
 import { DebateError } from "./debate-errors";
@@ -110,17 +110,17 @@ export async function usersUsage(
   );
 }
 
-/** What every Telegram debate created since `since` cost together (the bot's daily spend). */
+/** What every public debate created since `since` cost together (the bot's daily spend). */
 export async function botCostSince(executor: Db, since: Date): Promise<string> {
   const [row] = await executor
     .select({ cost: costSum(messages.cost) })
     .from(messages)
     .innerJoin(sessions, eq(messages.sessionId, sessions.id))
-    .where(and(eq(sessions.source, "telegram"), gte(sessions.createdAt, since)));
+    .where(and(inArray(sessions.source, [...PUBLIC_SOURCES]), gte(sessions.createdAt, since)));
   return row?.cost ?? ZERO_COST_USD;
 }
 
-/** What a Telegram user asks for when they start a debate: who, and the settings in force now. */
+/** What a public user asks for when they start a debate: who, and the settings in force now. */
 export interface DailyGate {
   userId: number;
   /** Now, by the app's clock: it says which UTC day counts. */
@@ -154,7 +154,7 @@ function quotaExceeded(limit: DailyLimitName, value: number | string, used: numb
 }
 
 /**
- * Refuses (with a {@link DebateError}) a debate this Telegram user may not start now: blocked, not
+ * Refuses (with a {@link DebateError}) a debate this public user may not start now: blocked, not
  * on the allowlist, or over a daily limit (their debates, their cost, the bot's cost). Reads only;
  * the session store runs it under the user's lock in the transaction that inserts the session, so
  * two debates at the same instant cannot both take the last slot.

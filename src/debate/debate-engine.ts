@@ -38,7 +38,7 @@ export function createDebateEngine(deps: {
   scheduler?: SchedulerOptions;
   models?: ChatModelOptions;
   deltaIntervalMs?: number;
-  /** How often a running Telegram debate reads the day's spend again. Default 5 s. */
+  /** How often a running public debate reads the day's spend again. Default 5 s. */
   budgetRefreshMs?: number;
   /** Time of the scheduler and of the daily limits' UTC day. */
   clock?: Clock;

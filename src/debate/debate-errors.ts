@@ -7,9 +7,9 @@ export type DebateErrorCode =
   | "provider_not_found"
   | "personality_not_found"
   | "chat_busy"
-  /** A Telegram user over a daily limit; `details`: `{limit, value, used, resets_at}`. */
+  /** A public user over a daily limit; `details`: `{limit, value, used, resets_at}`. */
   | "quota_exceeded"
-  /** A Telegram user blocked, or not allowed in allowlist mode; `details.reason`: `blocked` | `not_allowed`. */
+  /** A public user blocked, or not allowed in allowlist mode; `details.reason`: `blocked` | `not_allowed`. */
   | "access_denied";
 
 /** A refused debate operation with a message safe to show to the user or operator. */

@@ -27,7 +27,7 @@ export interface DebateState {
   messages: MessageDraft[];
   /** Tokens and cost of `messages`. */
   totals: SessionTotals;
-  /** The daily budgets of a Telegram debate, this run's spend included (none for the operator's doors). */
+  /** The daily budgets of a public debate, this run's spend included (none for the operator's doors). */
   dailyBudgets?: readonly DailyBudget[];
 }
 

@@ -1,6 +1,7 @@
 import { asc, inArray } from "drizzle-orm";
 import { ROUNDS_RANGE, type RuntimeSettings } from "../config";
 import {
+  isPublicSource,
   type Message,
   type Provider,
   personalities,
@@ -147,7 +148,7 @@ export interface DebateService {
   /** Whether debates can start: at least two enabled providers with a usable API key. */
   preflight(): Promise<Preflight>;
   /**
-   * Throws what `createSession` would refuse a Telegram user now (`not_enough_participants`,
+   * Throws what `createSession` would refuse a public user now (`not_enough_participants`,
    * `access_denied`, `quota_exceeded`) without creating anything: a door asks before it asks for a
    * topic. Creating checks again, atomically.
    */
@@ -200,8 +201,8 @@ export function createDebateService(deps: {
         chatId: input.chatId,
         source,
         language: input.language ?? "ru",
-        // Quotas and access apply to Telegram users; the API and the admin are the operator's own.
-        gate: source === "telegram" && input.userId != null ? gateFor(input.userId, current) : undefined,
+        // Quotas and access apply to the public's users; the API and the admin are the operator's own.
+        gate: isPublicSource(source) && input.userId != null ? gateFor(input.userId, current) : undefined,
       });
     },
 

@@ -34,7 +34,7 @@ export interface NewSession {
   chatId?: number | null;
   source: SessionSource;
   language: "ru" | "en";
-  /** A Telegram user's debate: checked against access and the daily limits as it is inserted. */
+  /** A public user's debate: checked against access and the daily limits as it is inserted. */
   gate?: DailyGate;
 }
 

@@ -19,7 +19,7 @@ export interface DebateSnapshot {
   limits: SessionLimits;
   totals: SessionTotals;
   activeParticipants: number;
-  /** The daily budgets of a Telegram debate (its user's, the bot's), spend so far included. */
+  /** The daily budgets of a public debate (its user's, the bot's), spend so far included. */
   dailyBudgets?: readonly DailyBudget[];
 }
 

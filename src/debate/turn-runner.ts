@@ -30,7 +30,7 @@ export interface TurnRunnerDeps {
   deltaIntervalMs?: number;
   /** Told of every LLM call and turn (metrics). */
   observer?: TurnObserver;
-  /** The daily budgets of Telegram debates (none: no daily budget applies). */
+  /** The daily budgets of public debates (none: no daily budget applies). */
   budgets?: DailyBudgetSource;
 }
 
