@@ -69,9 +69,14 @@ export interface SessionStore {
   end(sessionId: string, outcome: SessionOutcome): Promise<Session | null>;
   /**
    * Writes a step (batched with other sessions' steps of the same event-loop turn), then announces
-   * its rows; rejects with `SessionMovedOn` when the session is no longer running here.
+   * its rows; rejects with `SessionMovedOn` when the session is no longer running here. `after` is
+   * the session as the step leaves it, with its totals: what a step that ends it announces (the run
+   * holds every row of its session, so no read is needed).
    */
-  commit(write: StepWrite, speaker?: Speaker): Promise<WrittenStep>;
+  commit(
+    write: StepWrite,
+    context: { speaker?: Speaker; after: { session: Session; totals: SessionTotals } },
+  ): Promise<WrittenStep>;
   /** Live events of a turn in progress (nothing is written): its start and its text so far. */
   turnStarted(event: Omit<Extract<DebateEvent, { type: "turn-start" }>, "type">): Promise<void>;
   turnDelta(event: Omit<Extract<DebateEvent, { type: "turn-delta" }>, "type">): Promise<void>;
@@ -159,8 +164,8 @@ export function createSessionStore(deps: {
       },
     );
 
-  const announceEnd = async (session: Session) => {
-    await publish(sessionEndEvent(session, await reader.totals(session.id)));
+  const announceEnd = async (session: Session, totals?: SessionTotals) => {
+    await publish(sessionEndEvent(session, totals ?? (await reader.totals(session.id))));
     logger.info("session ended", {
       session: session.id,
       status: session.status,
@@ -299,15 +304,11 @@ export function createSessionStore(deps: {
       return ended;
     },
 
-    async commit(write, speaker) {
+    async commit(write, { speaker, after }) {
       const written = await writeStep(write);
       for (const event of stepEvents(write.sessionId, write, written.messages, speaker)) await publish(event);
       if (write.step.end) {
-        const session = {
-          ...(await reader.session(write.sessionId)),
-          finishedAt: written.finishedAt,
-        };
-        await announceEnd(session);
+        await announceEnd({ ...after.session, finishedAt: written.finishedAt }, after.totals);
       }
       return written;
     },

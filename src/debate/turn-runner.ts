@@ -99,8 +99,12 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
     const firstIndex = (state.messages.at(-1)?.turnIndex ?? -1) + 1;
     const drafts = draftMessages(state.session.id, firstIndex, step);
     applyStep(state, step, drafts);
+    const after = { session: state.session, totals: state.totals };
     const written = state.writes.then(() =>
-      store.commit({ sessionId: state.session.id, step, drafts }, speaker && speakerOf(speaker)),
+      store.commit(
+        { sessionId: state.session.id, step, drafts },
+        { speaker: speaker && speakerOf(speaker), after },
+      ),
     );
     state.writes = written;
     return written.then((result) => {
