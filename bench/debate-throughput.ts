@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { eq, inArray } from "drizzle-orm";
 import { Redis } from "ioredis";
 import postgres from "postgres";
-import { createApp } from "../src/app";
+import { createCore } from "../src/app";
 import { createConfig } from "../src/config";
 import { messages, sessions } from "../src/db/schema";
 import { messageTokens } from "../src/debate/prompt";
@@ -575,8 +575,8 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
       OPENAI_MODEL: "gpt-bench",
       DEEPSEEK_MODEL: "deepseek-bench",
     });
-    // The product's own wiring (no HTTP server, no bot): the engine on the instrumented stores.
-    const app = await createApp({
+    // The product's own wiring without its doors (no HTTP, bot or metrics): the core on the instrumented stores.
+    const app = await createCore({
       config,
       logger,
       database,

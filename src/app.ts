@@ -1,24 +1,18 @@
-import { Elysia } from "elysia";
+import type { Elysia } from "elysia";
 import { createAuditLog } from "./audit/audit-log";
-import { type CreateBotDeps, createBot, type TelegramBotDoor } from "./bot/create-bot";
-import { createDeliveryStore } from "./bot/delivery/delivery-store";
+import type { CreateBotDeps, TelegramBotDoor } from "./bot/create-bot";
 import { createReports } from "./catalog/admin-reports";
 import { createPersonalityService } from "./catalog/personality-service";
 import { createProviderService } from "./catalog/provider-service";
 import type { Config } from "./config";
 import { seedDatabase } from "./db/seed";
 import { createDebateEngine, type DebateEngine } from "./debate/debate-engine";
+import type { DebateObserver } from "./debate/debate-observer";
 import type { ChatModelOptions } from "./debate/model-factory";
 import type { SchedulerOptions } from "./debate/scheduler";
-import { deriveCookieSecret } from "./http/admin/admin-auth";
-import { type AdminRoutesOptions, createAdminRoutes } from "./http/admin/admin-routes";
-import { createAdminSessionStore } from "./http/admin/admin-session-store";
-import { createApiRoutes } from "./http/api/api-routes";
-import { createBearerGuard } from "./http/api-auth";
+import type { AdminRoutesOptions } from "./http/admin/admin-routes";
 import type { OperatorDoorDeps } from "./http/door-deps";
-import { createHealthRoutes } from "./http/health";
-import { createMetrics, createMetricsRoutes, type Metrics } from "./http/metrics";
-import { createOpenApiPlugin } from "./http/openapi";
+import type { Metrics } from "./http/metrics";
 import type { OpenAiChatModelOptions } from "./llm/openai-chat-model";
 import type { Clock } from "./platform/clock";
 import type { Coordination } from "./platform/coordination";
@@ -67,14 +61,22 @@ export interface AppDeps {
   tuning?: AppTuning;
 }
 
-/** One instance: stores, services, the core and its doors. */
-export interface App {
+/** The core of one instance: stores, services and the debate engine, without any door. */
+export interface Core {
   config: Config;
   logger: Logger;
   database: Database;
   coordination: Coordination;
   services: AppServices;
   engine: DebateEngine;
+  /** Starts the engine (resuming debates). */
+  start(): Promise<void>;
+  /** Releases everything this core opened, in reverse order. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** One instance: the core and its doors. */
+export interface App extends Core {
   /** The Telegram door, or null when TELEGRAM_BOT_TOKEN is empty. */
   telegram: TelegramBotDoor | null;
   /** This instance's Prometheus metrics (served at /metrics). */
@@ -108,8 +110,26 @@ export async function openCoordination(config: Config, logger: Logger): Promise<
 /**
  * The composition root, the one wiring of the product: config → stores → services → core → doors.
  * No process-level side effects (`main.ts` owns signals); tests and the bench build through it too.
+ * The doors (HTTP, bot, metrics) live in `app-doors.ts`, loaded here on demand: a process that runs
+ * only the core (`createCore`: the bench, the tests' engine workers) never loads Elysia's routes,
+ * GramIO or prom-client (≈ 50 MB of RSS).
  */
 export async function createApp(deps: AppDeps): Promise<App> {
+  const { createDoorMetrics, attachDoors } = await import("./app-doors");
+  // The metrics read their gauges from the core on scrape; the engine reports to them as it works.
+  let core: Core | undefined;
+  const metrics = createDoorMetrics(deps, () => core);
+  core = await createCore({ ...deps, observer: metrics.debate });
+  try {
+    return attachDoors(core, metrics, deps);
+  } catch (error) {
+    await core.stop();
+    throw error;
+  }
+}
+
+/** Builds the core alone: stores, services and the engine. `observer` hears the engine's work (metrics). */
+export async function createCore(deps: AppDeps & { observer?: DebateObserver }): Promise<Core> {
   const { config, logger, tuning = {} } = deps;
   // Fail on a bad key before touching anything else.
   const secretBox = createSecretBox(config.secretsKey);
@@ -148,17 +168,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
     const audit = createAuditLog(db);
     const settings = createSettingsService({ db, defaults: config.defaults, audit });
-    const reports = createReports(db);
-    const deliveries = createDeliveryStore(db);
-    const metrics = createMetrics({
-      logger,
-      clock: tuning.clock,
-      sources: {
-        debates: () => reports.sessionsByOutcome(),
-        dueSessions: (nowMs) => coordination.dueCount(nowMs),
-        deliveryQueue: () => deliveries.pendingCounts(),
-      },
-    });
     const engine = createDebateEngine({
       db,
       coordination,
@@ -171,7 +180,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       deltaIntervalMs: tuning.engine?.deltaIntervalMs,
       budgetRefreshMs: tuning.engine?.budgetRefreshMs,
       clock: tuning.clock,
-      observer: metrics.debate,
+      observer: deps.observer,
     });
     const services: AppServices = {
       debate: engine.debate,
@@ -186,7 +195,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         logger: logger.child({ component: "providers" }),
       }),
       personalities: createPersonalityService({ db, audit }),
-      reports,
+      reports: createReports(db),
       settings,
       audit,
       logger,
@@ -194,62 +203,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       users: createUserService({ db, settings, audit, clock: tuning.clock }),
     };
 
-    const telegram = config.telegram.botToken
-      ? createBot({
-          token: config.telegram.botToken,
-          apiUrl: config.telegram.apiUrl,
-          webhook: config.telegram.webhookUrl
-            ? { url: config.telegram.webhookUrl, secret: config.telegram.webhookSecret }
-            : null,
-          debate: services.debate,
-          events: services.events,
-          deliveries,
-          users: services.users,
-          settings,
-          coordination,
-          logger,
-          clock: tuning.clock,
-          delivery: tuning.bot,
-          onRateLimited: (method) => metrics.telegramRateLimited(method),
-        })
-      : null;
-    if (!telegram) logger.info("telegram bot is off: TELEGRAM_BOT_TOKEN is empty (admin and API still run)");
-
-    const bearerGuard = createBearerGuard(config.apiToken);
-    const http = new Elysia()
-      .use(
-        createHealthRoutes({
-          db: () => database.ping(),
-          redis: () => coordination.ping(),
-          coordinationKind: coordination.kind,
-        }),
-      )
-      .use(createOpenApiPlugin({ guard: config.docsPublic ? undefined : bearerGuard }))
-      .use(createApiRoutes({ ...services, apiToken: config.apiToken, ...tuning.api }))
-      .use(
-        createAdminRoutes({
-          ...services,
-          admin: config.admin,
-          cookieSecret: deriveCookieSecret(config.secretsKey),
-          sessions: createAdminSessionStore({
-            coordination,
-            idleTimeoutMs: async () => (await settings.getAll()).ADMIN_IDLE_TIMEOUT_MIN * 60_000,
-            lifetimeMs: tuning.admin?.sessionTtlMs,
-            now: tuning.admin?.now,
-          }),
-          trustProxy: config.trustProxy,
-          settingsDefaults: config.defaults,
-          options: tuning.admin,
-        }),
-      )
-      .get("/", ({ redirect }) => redirect("/admin"), { detail: { hide: true } });
-    if (telegram?.webhookRoutes) http.use(telegram.webhookRoutes);
-    // On METRICS_PORT (see `listen`) only, or here behind the API token.
-    if (config.metricsPort === null) http.use(createMetricsRoutes({ metrics, guard: bearerGuard }));
-
     let started = false;
     let stopped = false;
-    let metricsUrl: string | null = null;
     return {
       config,
       logger,
@@ -257,54 +212,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
       coordination,
       services,
       engine,
-      telegram,
-      metrics,
-      get metricsUrl() {
-        return metricsUrl;
-      },
-      http: http as unknown as Elysia,
       async start() {
         if (started) return;
         started = true;
         await engine.start();
         stack.push(() => engine.stop());
-        if (telegram) {
-          // In the background with backoff: a Telegram outage must not take the admin and API down.
-          // (In webhook mode, call `listen` first: Telegram may post the first update right away.)
-          const starting = startWithRetry(() => telegram.start(), logger);
-          stack.push(async () => {
-            starting.cancel();
-            if (await starting.done) await telegram.stop();
-          });
-        }
-      },
-      listen(options = {}) {
-        http.listen({
-          port: options.port ?? config.port,
-          hostname: options.hostname ?? "0.0.0.0",
-          maxRequestBodySize: MAX_SERVER_BODY_BYTES,
-        });
-        stack.push(async () => {
-          await http.stop();
-        });
-        const host = options.hostname === "127.0.0.1" ? "127.0.0.1" : "localhost";
-        const url = `http://${host}:${http.server?.port ?? config.port}`;
-        logger.info("http listening", { url });
-        if (config.metricsPort !== null) {
-          const metricsHttp = new Elysia().use(createMetricsRoutes({ metrics }));
-          metricsHttp.listen({
-            port: config.metricsPort,
-            hostname: options.hostname ?? "0.0.0.0",
-            // Prometheus posts nothing.
-            maxRequestBodySize: 1024,
-          });
-          stack.push(async () => {
-            await metricsHttp.stop();
-          });
-          metricsUrl = `http://${host}:${metricsHttp.server?.port ?? config.metricsPort}`;
-          logger.info("metrics listening", { url: `${metricsUrl}/metrics` });
-        }
-        return url;
       },
       async stop() {
         if (stopped) return;
@@ -333,36 +245,4 @@ export async function startApp(deps: AppDeps & { hostname?: string }): Promise<R
     await app.stop();
     throw error;
   }
-}
-
-/** Retries `start` with a capped exponential backoff until it succeeds (`done` → true) or is cancelled. */
-function startWithRetry(start: () => Promise<void>, logger: Logger) {
-  let cancelled = false;
-  let pause: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
-  const done = (async () => {
-    for (let attempt = 1; !cancelled; attempt++) {
-      try {
-        await start();
-        return true;
-      } catch (error) {
-        if (cancelled) break;
-        const delayMs = Math.min(60_000, 1_000 * 2 ** (attempt - 1));
-        logger.warn("telegram bot could not start; retrying", { attempt, retry_in_ms: delayMs, error });
-        await new Promise<void>((resolve) => {
-          pause = { timer: setTimeout(resolve, delayMs), resolve };
-        });
-      }
-    }
-    return false;
-  })();
-  return {
-    done,
-    cancel() {
-      cancelled = true;
-      if (pause) {
-        clearTimeout(pause.timer);
-        pause.resolve();
-      }
-    },
-  };
 }

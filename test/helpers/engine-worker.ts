@@ -8,7 +8,7 @@
  * Prints `engine-worker ready` once the scheduler runs; JSON log lines go to stdout.
  * SIGTERM stops it gracefully; tests kill it with SIGKILL to simulate a crash.
  */
-import { createApp } from "../../src/app";
+import { createCore } from "../../src/app";
 import { createPostgresDatabase } from "../../src/platform/db";
 import { createLogger } from "../../src/platform/logger";
 import { createRedisCoordination } from "../../src/platform/redis-coordination";
@@ -34,8 +34,8 @@ const coordination = await createRedisCoordination({
   prefix: required("REDIS_PREFIX"),
   logger,
 });
-// The product's own wiring, without the HTTP server: only the engine is started.
-const app = await createApp({
+// The product's own wiring without its doors: only the engine is started.
+const app = await createCore({
   config,
   logger,
   database,
