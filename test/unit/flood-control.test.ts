@@ -99,6 +99,29 @@ describe("flood budget", () => {
     await Promise.all(backlog);
   });
 
+  test("under a global flood every chat's first reply goes before any chat's follow-up queued later", async () => {
+    const { clock, sent, sender } = harness();
+    // 60 chats ask within 300 ms (their updates take time to handle), faster than the global budget
+    // of about 27/s lets the answers out; each chat answers the moment it is asked, and the bot's
+    // reply to that answer is a reply too.
+    const followUps: Promise<unknown>[] = [];
+    const asks: Promise<unknown>[] = [];
+    for (let index = 0; index < 60; index++) {
+      asks.push(
+        sender.send({ chat_id: 100 + index, text: "asked" }, { priority: "reply" }).then(() => {
+          followUps.push(sender.send({ chat_id: 100 + index, text: "announced" }, { priority: "reply" }));
+        }),
+      );
+      await clock.advance(5);
+    }
+    await advanceUntil(clock, () => sent.length === 120, 20);
+    await Promise.all([...asks, ...followUps]);
+    const lastAsk = sent.findLastIndex((message) => message.text === "asked");
+    const firstFollowUp = sent.findIndex((message) => message.text === "announced");
+    expect(lastAsk).toBe(59);
+    expect(firstFollowUp).toBe(60);
+  });
+
   test("the whole bot stays under its global budget across many chats", async () => {
     const { clock, sent, sender } = harness();
     const chats = Array.from({ length: 100 }, (_, index) => 1000 + index);

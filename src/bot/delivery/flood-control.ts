@@ -78,7 +78,7 @@ export const isGroupChat = (chatId: number) => chatId < 0;
 
 /**
  * Every send of the bot goes through here. Sends queue per chat (in call order, replies first) and
- * chats are served round-robin, so one chat's backlog never delays another chat's reply; each send
+ * chats take turns, the least served first, so one chat's backlog never delays another chat's reply; each send
  * takes a token from the shared budget first; a 429 holds that chat for every instance for its
  * `retry_after`. Nothing queued is dropped. Typing and drafts (`tryNow`) are sent only when the
  * budget has room at once: they are worth nothing late.
@@ -101,6 +101,8 @@ interface Job {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   attempts: number;
+  /** When it was queued, on the sender's own sequence. */
+  queuedAt: number;
 }
 
 interface ChatQueue {
@@ -111,6 +113,8 @@ interface ChatQueue {
   busy: boolean;
   /** No token for this chat before then (its bucket, or a 429). */
   notBefore: number;
+  /** Sends of this chat dispatched while it has been in the map. */
+  served: number;
 }
 
 /** A hash of the token names the budget: never the token itself in Redis keys or logs. */
@@ -174,8 +178,8 @@ export function createFloodControlledSender(deps: {
     ]);
 
   const chats = new Map<number, ChatQueue>();
-  /** Round-robin order of the chats with something queued. */
-  let order: number[] = [];
+  /** Orders the queueing of sends (not time: a manual clock stands still). */
+  let sequence = 0;
   let globalNotBefore = 0;
   let pumping = false;
   let again = false;
@@ -190,9 +194,8 @@ export function createFloodControlledSender(deps: {
   const queueOf = (chatId: number) => {
     let queue = chats.get(chatId);
     if (!queue) {
-      queue = { chatId, reply: [], delivery: [], busy: false, notBefore: 0 };
+      queue = { chatId, reply: [], delivery: [], busy: false, notBefore: 0, served: 0 };
       chats.set(chatId, queue);
-      order.push(chatId);
     }
     return queue;
   };
@@ -205,7 +208,6 @@ export function createFloodControlledSender(deps: {
         continue;
       chats.delete(queue.chatId);
     }
-    if (order.length !== chats.size) order = order.filter((chatId) => chats.has(chatId));
   };
 
   const runJob = async (queue: ChatQueue, job: Job) => {
@@ -239,15 +241,22 @@ export function createFloodControlledSender(deps: {
     }
   };
 
-  /** The chats to try now, round-robin, those with a reply waiting first. */
+  /**
+   * The chats to try now: those with a reply waiting first; within a lane the chat served least so
+   * far, then the send queued first. Backlogged chats take turns (round-robin), and a chat that has
+   * heard nothing yet goes before another's follow-up: under a flood every user is answered once
+   * before anyone is answered twice.
+   */
   const candidates = (now: number) => {
-    const open = order
-      .map((chatId) => chats.get(chatId)!)
-      .filter((queue) => !queue.busy && queue.notBefore <= now);
-    return [
-      ...open.filter((queue) => queue.reply.length > 0),
-      ...open.filter((queue) => queue.reply.length === 0 && queue.delivery.length > 0),
-    ];
+    const open = [...chats.values()].filter((queue) => !queue.busy && queue.notBefore <= now);
+    const head = (queue: ChatQueue, priority: SendPriority) => lane(queue, priority)[0]!.queuedAt;
+    const waiting = (priority: SendPriority) =>
+      open
+        .filter(
+          (queue) => lane(queue, priority).length > 0 && (priority === "reply" || queue.reply.length === 0),
+        )
+        .sort((a, b) => a.served - b.served || head(a, priority) - head(b, priority));
+    return [...waiting("reply"), ...waiting("delivery")];
   };
 
   async function pump(): Promise<void> {
@@ -278,8 +287,7 @@ export function createFloodControlledSender(deps: {
       const grant = await take(queue.chatId);
       if (grant.waitMs === 0) {
         const job = lane(queue, queue.reply.length > 0 ? "reply" : "delivery").shift()!;
-        // Served: to the back of the round-robin line.
-        order = [...order.filter((chatId) => chatId !== queue.chatId), queue.chatId];
+        queue.served += 1;
         void runJob(queue, job);
         return true;
       }
@@ -325,6 +333,7 @@ export function createFloodControlledSender(deps: {
         resolve: resolve as (value: unknown) => void,
         reject,
         attempts: 0,
+        queuedAt: ++sequence,
       };
       lane(queue, priority).push(job);
       void pump();
@@ -372,7 +381,6 @@ export function createFloodControlledSender(deps: {
         for (const job of [...queue.reply, ...queue.delivery]) job.reject(new Error("the bot is stopping"));
       }
       chats.clear();
-      order = [];
     },
   };
 }
