@@ -193,30 +193,6 @@ describe("the product end to end (webhook mode)", () => {
     app.kill("SIGTERM");
     expect(await app.exited).toBe(0);
   }, 60_000);
-
-  test("a Bot API server without setMyCommands: the bot starts and serves; the commands are retried in the background", async () => {
-    telegram.failNext(
-      "setMyCommands",
-      { error_code: 404, description: "Not Found: method not found" },
-      Infinity,
-    );
-    try {
-      const { app } = await startProduct();
-      await app.waitFor(/"msg":"telegram bot started"/, 20_000);
-      const [warning] = await app.waitFor(/"msg":"telegram commands not registered; will retry".*/);
-      expect(warning).toContain('"method":"setMyCommands"');
-      expect(warning).toContain('"code":404');
-      await telegram.waitForPoll();
-      const chat = { id: 6262, type: "private" as const };
-      telegram.sendText(chat, "/start", { id: 6262, first_name: "Di", language_code: "en" });
-      const greeting = await telegram.waitForSent((message) => message.chat_id === chat.id);
-      expect(greeting.text).toStartWith("Hi!");
-      app.kill("SIGTERM");
-      expect(await app.exited).toBe(0);
-    } finally {
-      telegram.clearFailures();
-    }
-  }, 60_000);
 });
 
 describe("the product when Telegram is unreachable at start", () => {
@@ -238,29 +214,5 @@ describe("the product when Telegram is unreachable at start", () => {
     expect(greeting.text).toStartWith("Привет");
     app.kill("SIGTERM");
     expect(await app.exited).toBe(0);
-  }, 60_000);
-
-  test("a Bot API server without setMyCommands: the bot starts and serves; the commands are retried in the background", async () => {
-    telegram.failNext(
-      "setMyCommands",
-      { error_code: 404, description: "Not Found: method not found" },
-      Infinity,
-    );
-    try {
-      const { app } = await startProduct();
-      await app.waitFor(/"msg":"telegram bot started"/, 20_000);
-      const [warning] = await app.waitFor(/"msg":"telegram commands not registered; will retry".*/);
-      expect(warning).toContain('"method":"setMyCommands"');
-      expect(warning).toContain('"code":404');
-      await telegram.waitForPoll();
-      const chat = { id: 6262, type: "private" as const };
-      telegram.sendText(chat, "/start", { id: 6262, first_name: "Di", language_code: "en" });
-      const greeting = await telegram.waitForSent((message) => message.chat_id === chat.id);
-      expect(greeting.text).toStartWith("Hi!");
-      app.kill("SIGTERM");
-      expect(await app.exited).toBe(0);
-    } finally {
-      telegram.clearFailures();
-    }
   }, 60_000);
 });
