@@ -151,7 +151,7 @@ export const messageView = named(
     id: "number.integer",
     turn_index: "number.integer",
     round: "number.integer",
-    author_type: "'model' | 'system' | 'summary' | 'user'",
+    author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
     author_name: "string",
     participant_id: "number.integer | null",
     content: "string",
