@@ -2,7 +2,7 @@
  * Server-Sent Events of one debate session, shared by the API (`GET /api/sessions/:id/events`)
  * and the admin's live view; each door chooses its frames, this owns the plumbing: subscribe
  * before reading the session (an end in between is then seen one way or the other), keep-alive
- * comments, closing after `session-end`, and letting go of the subscription when the client leaves.
+ * comments, closing after `session-end` (or what the door says ends it), and letting go of the subscription when the client leaves.
  */
 import type { DebateEvent, DebateEventBus } from "../debate/debate-events";
 
@@ -26,6 +26,8 @@ export interface SessionEventStreamOptions<S> {
   ended(state: S): string | null;
   /** The frame of a live event, or null to skip it. */
   frame(event: DebateEvent): string | null;
+  /** Whether the stream ends after this live event (sent first); default: after `session-end`. */
+  closesAfter?(event: DebateEvent, state: S): boolean;
 }
 
 /** The loaded session state and the `text/event-stream` response that follows it live. */
@@ -45,6 +47,7 @@ export async function streamSessionEvents<S>(
     unsubscribe();
     throw error;
   }
+  const closesAfter = options.closesAfter ?? ((event: DebateEvent) => event.type === "session-end");
   const encoder = new TextEncoder();
   let cleanup = () => {};
   const stream = new ReadableStream<Uint8Array>({
@@ -83,7 +86,7 @@ export async function streamSessionEvents<S>(
           const event = queue.shift()!;
           const frame = options.frame(event);
           if (frame !== null) send(frame);
-          if (event.type === "session-end") close();
+          if (closesAfter(event, state)) close();
         }
       };
       wake();

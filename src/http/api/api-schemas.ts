@@ -16,6 +16,7 @@ import {
 import { providerInputSchema, providerPatchSchema, providerViewSchema } from "../../catalog/provider-service";
 import { stringFormats } from "../../catalog/string-formats";
 import {
+  CONTINUE_ROUNDS_RANGE,
   parseRuntimeSetting,
   type RuntimeSettingKey,
   type RuntimeSettings,
@@ -23,14 +24,21 @@ import {
   runtimeSettingKeys,
   runtimeSettingSpecs,
 } from "../../config";
+import { DEBATE_FORMATS } from "../../debate/debate-formats";
 import { TOPIC_MAX_LENGTH } from "../../debate/debate-service";
 import { userPatchSchema, userViewSchema } from "../../users/user-service";
+import { EXPORT_FORMATS } from "../attachment";
 import { apiErrorSchema } from "../errors";
 import { type ApiComponent, type JsonSchema, jsonSchemaOf, named } from "./openapi-components";
 
 const sessionStatus = "'created' | 'running' | 'finished' | 'stopped' | 'failed'";
 const stopReason =
   "'user' | 'admin' | 'max_rounds' | 'turn_timeout' | 'session_timeout' | 'token_limit' | 'cost_limit' | 'no_participants' | 'error'";
+
+/** How many more rounds a continued debate gets ({@link CONTINUE_ROUNDS_RANGE}). */
+const continueRoundsRule = type(
+  `${CONTINUE_ROUNDS_RANGE.min} <= number.integer <= ${CONTINUE_ROUNDS_RANGE.max}`,
+);
 
 /** Query strings are not coerced by Elysia for Standard Schema: integers are parsed here. */
 const integerQuery = type("string.integer.parse");
@@ -54,12 +62,23 @@ export const errorView = named("Error", apiErrorSchema, [
   },
 ]);
 
+/** How the participants take turns (`src/debate/debate-formats.ts`). */
+const debateFormat = type.enumerated(...DEBATE_FORMATS);
+/** The language of a session's system texts (announcements, closing line, the verdict's headings). */
+const sessionLanguage = type("'ru' | 'en'");
+
 export const createSessionBody = named(
   "NewSession",
   type({
     /** 1–1000 characters once trimmed (checked by the engine: `invalid_topic`). */
     topic: "string",
     "max_rounds?": roundsRule,
+    /** Default `roundtable`. */
+    "format?": debateFormat,
+    /** Whether the moderator writes a verdict after the last round; default true. */
+    "verdict?": "boolean",
+    /** Default `ru`. */
+    "language?": sessionLanguage,
     /** Default: every enabled provider in admin order, each with its default personality. */
     "participants?": type({
       provider_id: "number.integer > 0",
@@ -75,10 +94,32 @@ export const createSessionBody = named(
     { topic: "Is remote work here to stay?", max_rounds: 2 },
     {
       topic: "Should cities ban cars from their centres?",
+      format: "pro_contra",
+      verdict: true,
+      language: "en",
       participants: [{ provider_id: 1 }, { provider_id: 2, personality_id: null }],
     },
   ],
 );
+
+export const interjectionBody = named(
+  "Interjection",
+  type({
+    /** 1–1000 characters once trimmed (checked by the engine: `invalid_content`). */
+    content: "string",
+    "+": "reject",
+  }),
+  [{ content: "What about people who cannot work from home?" }],
+);
+
+export const continueSessionBody = named(
+  "ContinueSession",
+  type({ rounds: continueRoundsRule, "+": "reject" }),
+  [{ rounds: 1 }, { rounds: 3 }],
+);
+
+/** `md` (default): a Markdown document; `json`: the whole session as JSON. */
+export const exportQuery = type({ "format?": type.enumerated(...EXPORT_FORMATS) });
 
 export const listSessionsQuery = type({
   "status?": sessionStatus,
@@ -151,7 +192,8 @@ export const messageView = named(
     id: "number.integer",
     turn_index: "number.integer",
     round: "number.integer",
-    author_type: "'model' | 'system' | 'summary' | 'user'",
+    /** `verdict`: the moderator's synthesis; `user`: an interjection of the user or the operator. */
+    author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
     author_name: "string",
     participant_id: "number.integer | null",
     content: "string",
@@ -174,6 +216,9 @@ const sessionFields = {
   stop_reason: `${stopReason} | null`,
   stop_detail: "string | null",
   source: "string",
+  format: debateFormat,
+  verdict: "boolean",
+  language: sessionLanguage,
   user_id: "number.integer | null",
   current_round: "number.integer",
   max_rounds: "number.integer",
@@ -190,6 +235,9 @@ const exampleSession = {
   stop_reason: "max_rounds" as const,
   stop_detail: null,
   source: "api",
+  format: "roundtable" as const,
+  verdict: true,
+  language: "en" as const,
   user_id: null,
   current_round: 2,
   max_rounds: 2,
@@ -432,6 +480,24 @@ export const apiComponents: ApiComponent[] = [
         description: `1–${TOPIC_MAX_LENGTH} characters once trimmed; otherwise 422 \`invalid_topic\`.`,
       },
     },
+  },
+  {
+    schema: interjectionBody,
+    description:
+      "A question or remark put to a running debate: stored as a `user` message at the next turn, and the next speakers address it.",
+    properties: {
+      content: {
+        type: "string",
+        minLength: 1,
+        maxLength: TOPIC_MAX_LENGTH,
+        description: `1–${TOPIC_MAX_LENGTH} characters once trimmed; otherwise 400 \`invalid_content\`.`,
+      },
+    },
+  },
+  {
+    schema: continueSessionBody,
+    description:
+      "How many more rounds a finished or stopped debate gets, with the same participants and format.",
   },
   { schema: totalsView, description: "Tokens and cost (USD, decimal string) of a session so far." },
   { schema: participantView, description: "A provider taking part in a session, with its persona." },
