@@ -93,8 +93,8 @@ export const formatLabels: Record<DebateFormat, { name: string; hint: string }> 
   delphi: { name: "Delphi", hint: "anonymous rounds towards agreement" },
 };
 
-/** The languages a session's system texts can have. */
-export const languageLabels = { en: "English", ru: "Russian" } as const;
+/** The languages a session's system texts can have ("": the topic's, as the core decides). */
+export const languageLabels = { "": "The topic's language", en: "English", ru: "Russian" } as const;
 
 /** The name of a session's format (an unknown value is shown as is). */
 export function describeFormat(format: string): string {

@@ -3,9 +3,11 @@
  * One session: its facts, totals and the whole transcript. The live part is a fragment of its own
  * (`SessionLive`) that the page script re-fetches when the debate moves on.
  */
-import type { Message, SessionParticipant, User } from "../../src/db/schema";
+
 import { CONTINUE_ROUNDS_RANGE } from "../../src/config";
-import { type SessionDetail, TOPIC_MAX_LENGTH } from "../../src/debate/debate-service";
+import type { Message, SessionParticipant, User } from "../../src/db/schema";
+import { hasCurrentVerdict } from "../../src/debate/debate-policy";
+import { INTERJECTION_MAX_LENGTH, type SessionDetail } from "../../src/debate/debate-service";
 import {
   describeFormat,
   describeStopReason,
@@ -155,14 +157,18 @@ export const emptySessionForms = (): SessionForms => ({ content: "", rounds: "1"
 export function sessionActions(detail: SessionDetail, verdictPending: boolean) {
   const { status } = detail.session;
   const ended = status === "finished" || status === "stopped";
+  const hasTurns = detail.messages.some((message) => message.authorType === "model");
   return {
     stop: status === "created" || status === "running",
     interject: status === "running",
-    continue: ended,
+    // A verdict being written is waited for first (the service refuses to continue meanwhile).
+    continue: ended && !verdictPending,
+    // None covering the last turn: a continued debate may be judged again.
     verdict:
       (ended || status === "failed") &&
+      hasTurns &&
       !verdictPending &&
-      !detail.messages.some((message) => message.authorType === "verdict"),
+      !hasCurrentVerdict({ messages: detail.messages }),
   };
 }
 
@@ -209,10 +215,10 @@ function SessionActions(props: {
       {props.verdictPending ? <span class="muted small">The moderator is writing the verdict…</span> : ""}
       <div class="export-links">
         <span class="muted small">Export:</span>
-        <a class="button" href={exportHref(session.id, "md")} download>
+        <a class="button" href={exportHref(session.id, "md")} download="">
           Markdown
         </a>
-        <a class="button" href={exportHref(session.id, "json")} download>
+        <a class="button" href={exportHref(session.id, "json")} download="">
           JSON
         </a>
       </div>
@@ -239,7 +245,7 @@ function InterjectForm(props: { detail: SessionDetail; csrf: string; forms: Sess
           value={props.forms.content}
           error={props.forms.errors.content}
           rows={2}
-          maxlength={TOPIC_MAX_LENGTH}
+          maxlength={INTERJECTION_MAX_LENGTH}
           required
           hint="The next speakers see it as the moderator's question and address it."
         />

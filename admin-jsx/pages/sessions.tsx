@@ -1,8 +1,8 @@
 /** @jsxImportSource @kitajs/html */
 /** Sessions: filters, the paged list, and a form to start a debate from the admin. */
 import type { User } from "../../src/db/schema";
-import type { SessionListItem } from "../../src/debate/debate-service";
 import { DEBATE_FORMATS } from "../../src/debate/debate-formats";
+import type { SessionListItem } from "../../src/debate/debate-service";
 import {
   describeStopReason,
   formatInt,
@@ -63,7 +63,7 @@ export const emptyStartForm = (): StartFormValues => ({
   max_rounds: "",
   format: "roundtable",
   verdict: true,
-  language: "en",
+  language: "",
   errors: {},
 });
 
@@ -117,7 +117,10 @@ export function SessionsPage(props: {
               label="Format"
               selected={props.start.format}
               error={props.start.errors.format}
-              options={DEBATE_FORMATS.map((format) => ({ value: format, label: `${formatLabels[format].name}: ${formatLabels[format].hint}` }))}
+              options={DEBATE_FORMATS.map((format) => ({
+                value: format,
+                label: `${formatLabels[format].name}: ${formatLabels[format].hint}`,
+              }))}
             />
             <TextField
               name="max_rounds"

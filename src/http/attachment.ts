@@ -24,7 +24,7 @@ const encodeAttrChars = (value: string) =>
 
 /**
  * `attachment; filename="…"; filename*=UTF-8''…` (RFC 6266): the quoted name is an ASCII fallback
- * for old clients (anything else becomes `_`), the extended one keeps the name exactly. Separators
+ * for old clients (anything else becomes `_`), the extended one keeps the name exactly. Separators,
  * quotes and control characters never reach the header: no path, no header injection either way.
  */
 export function contentDisposition(filename: string): string {

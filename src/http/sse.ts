@@ -4,7 +4,31 @@
  * before reading the session (an end in between is then seen one way or the other), keep-alive
  * comments, closing after `session-end` (or what the door says ends it), and letting go of the subscription when the client leaves.
  */
+import type { Session } from "../db/schema";
 import type { DebateEvent, DebateEventBus } from "../debate/debate-events";
+
+/**
+ * Whether a session still has something to stream: it is open, or it ended and the verdict asked
+ * for afterwards is not written yet.
+ */
+export function streamsLive(session: Pick<Session, "status" | "verdictRequestedAt">): boolean {
+  return session.status === "created" || session.status === "running" || session.verdictRequestedAt != null;
+}
+
+/**
+ * Whether the stream of `session` (as it was when the stream opened) is over after `event`: at the
+ * session's end; for an ended session waiting for its verdict, once the verdict's row is written
+ * (or the note saying there is none: that step announces no new end).
+ */
+export function endsStream(event: DebateEvent, session: Pick<Session, "status">): boolean {
+  if (event.type === "session-end") return true;
+  const ended = session.status !== "created" && session.status !== "running";
+  return (
+    ended &&
+    event.type === "message-created" &&
+    (event.authorType === "verdict" || event.authorType === "system")
+  );
+}
 
 /** One event frame: `event: <name>` and its JSON `data`. */
 export function sseFrame(event: string, data: unknown): string {

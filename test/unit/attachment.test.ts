@@ -23,9 +23,15 @@ describe("Content-Disposition of an export", () => {
   });
 
   test("quotes, separators, control characters and line breaks never reach the header", () => {
-    for (const name of ['a"b.md', "../../etc/passwd", "a\r\nSet-Cookie: x=1.md", "C:\\tmp\\x.json", "\u0000"]) {
+    for (const name of [
+      'a"b.md',
+      "../../etc/passwd",
+      "a\r\nSet-Cookie: x=1.md",
+      "C:\\tmp\\x.json",
+      "\u0000",
+    ]) {
       const header = contentDisposition(name);
-      expect(header).not.toMatch(/[\r\n\u0000]/);
+      expect(/[\r\n]/.test(header) || header.includes(String.fromCharCode(0))).toBe(false);
       const shown = filenameOf(header);
       expect(shown).not.toMatch(/[/\\"\r\n]/);
       expect(shown.length).toBeGreaterThan(0);

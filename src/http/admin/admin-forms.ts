@@ -5,10 +5,10 @@
  */
 import type { PersonalityFormValues } from "../../../admin-jsx/pages/personalities";
 import type { ProviderFormValues } from "../../../admin-jsx/pages/providers";
+import type { StartFormValues } from "../../../admin-jsx/pages/sessions";
 import type { FieldIssue } from "../../catalog/catalog-errors";
 import type { PersonalityView } from "../../catalog/personality-service";
 import type { ProviderView } from "../../catalog/provider-service";
-import type { StartFormValues } from "../../../admin-jsx/pages/sessions";
 import { CONTINUE_ROUNDS_RANGE, ROUNDS_EXPECTED, roundsRule } from "../../config";
 import { type DebateFormat, isDebateFormat } from "../../debate/debate-formats";
 import { checked, type FormFields, field } from "./admin-http";
@@ -226,7 +226,7 @@ export function readContinueRoundsField(raw: string): { text: string; value?: nu
 export function readStartForm(form: FormFields): { values: StartFormValues; input?: StartInput } {
   const rounds = readRoundsField(field(form, "max_rounds"));
   const format = field(form, "format") || "roundtable";
-  const language = field(form, "language") || "en";
+  const language = field(form, "language");
   const values: StartFormValues = {
     topic: field(form, "topic"),
     max_rounds: rounds.text,
@@ -236,7 +236,7 @@ export function readStartForm(form: FormFields): { values: StartFormValues; inpu
     errors: {
       max_rounds: rounds.error,
       format: isDebateFormat(format) ? undefined : "Choose a format from the list.",
-      language: language === "ru" || language === "en" ? undefined : "Choose a language from the list.",
+      language: ["", "ru", "en"].includes(language) ? undefined : "Choose a language from the list.",
     },
   };
   if (Object.values(values.errors).some(Boolean)) return { values };
@@ -247,7 +247,7 @@ export function readStartForm(form: FormFields): { values: StartFormValues; inpu
       maxRounds: rounds.value,
       format: format as DebateFormat,
       verdict: values.verdict,
-      language: language as "ru" | "en",
+      language: language === "" ? undefined : (language as "ru" | "en"),
     },
   };
 }
@@ -258,5 +258,6 @@ export interface StartInput {
   maxRounds?: number;
   format: DebateFormat;
   verdict: boolean;
-  language: "ru" | "en";
+  /** Omitted: the topic's language. */
+  language?: "ru" | "en";
 }

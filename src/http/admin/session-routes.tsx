@@ -21,7 +21,7 @@ import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
 import type { DebateService, SessionDetail } from "../../debate/debate-service";
 import type { SettingsService } from "../../settings/settings-service";
 import { attachmentResponse, isExportFormat } from "../attachment";
-import { sseFrame, streamSessionEvents } from "../sse";
+import { endsStream, sseFrame, streamSessionEvents, streamsLive } from "../sse";
 import { readContinueRoundsField, readStartForm } from "./admin-forms";
 import { field, pageNumber, SECURITY_HEADERS } from "./admin-http";
 import type { AdminKit, Authed, ResponseSet } from "./admin-kit";
@@ -46,7 +46,6 @@ const refusalStatus: Partial<Record<string, number>> = {
   rate_limited: 429,
   invalid_content: 422,
 };
-
 
 /** The live view's frames: what `admin.js` listens to (model text is only ever set as textContent). */
 function liveFrame(event: DebateEvent): string {
@@ -234,15 +233,22 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
       "/:id/messages",
       ({ authed, form, params, set }) => {
         const content = field(form, "content");
-        return act(set, authed, params.id, { ...emptySessionForms(), content }, "interjection-sent", async () => {
-          const message = await debate.interject(params.id, { content, by: "operator" });
-          await audit.record({
-            actor: authed.actor,
-            action: "session.interject",
-            target: `session:${params.id}`,
-            meta: { turn_index: message.turnIndex, length: message.content.length },
-          });
-        });
+        return act(
+          set,
+          authed,
+          params.id,
+          { ...emptySessionForms(), content },
+          "interjection-sent",
+          async () => {
+            const message = await debate.interject(params.id, { content, by: "operator" });
+            await audit.record({
+              actor: authed.actor,
+              action: "session.interject",
+              target: `session:${params.id}`,
+              meta: { turn_index: message.turnIndex, length: message.content.length },
+            });
+          },
+        );
       },
       { form: true },
     )
@@ -301,10 +307,11 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
           load: async () => {
             const loaded = await load(params.id);
             if (!loaded) throw kit.refuse((set) => kit.text(set, 404, "No such session."));
-            return loaded.detail.session.status;
+            return loaded.detail.session;
           },
-          ended: (status) => (isLive(status) ? null : sseFrame("end", { status })),
+          ended: (session) => (streamsLive(session) ? null : sseFrame("end", { status: session.status })),
           frame: liveFrame,
+          closesAfter: (event, session) => endsStream(event, session),
         });
         return response;
       },

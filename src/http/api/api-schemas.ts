@@ -186,28 +186,36 @@ const exampleMessage = {
   created_at: EXAMPLE_TIME,
 };
 
-export const messageView = named(
-  "Message",
-  type({
-    id: "number.integer",
-    turn_index: "number.integer",
-    round: "number.integer",
-    /** `verdict`: the moderator's synthesis; `user`: an interjection of the user or the operator. */
-    author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
-    author_name: "string",
-    participant_id: "number.integer | null",
-    content: "string",
-    tokens_in: "number.integer",
-    tokens_out: "number.integer",
-    cached_tokens: "number.integer",
-    cost: "string",
-    latency_ms: "number.integer | null",
-    /** True when the provider reported no usage and tokens were estimated. */
-    estimated: "boolean",
-    created_at: dateTime,
-  }),
-  [exampleMessage],
-);
+const exampleVerdict = {
+  ...exampleMessage,
+  id: 105,
+  turn_index: 4,
+  round: 2,
+  author_type: "verdict" as const,
+  participant_id: null,
+  content: "## Where they agree\n…\n\n## Consensus\nmedium",
+};
+
+const messageFields = {
+  id: "number.integer",
+  turn_index: "number.integer",
+  round: "number.integer",
+  /** `verdict`: the moderator's synthesis; `user`: an interjection of the user or the operator. */
+  author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
+  author_name: "string",
+  participant_id: "number.integer | null",
+  content: "string",
+  tokens_in: "number.integer",
+  tokens_out: "number.integer",
+  cached_tokens: "number.integer",
+  cost: "string",
+  latency_ms: "number.integer | null",
+  /** True when the provider reported no usage and tokens were estimated. */
+  estimated: "boolean",
+  created_at: dateTime,
+} as const;
+
+export const messageView = named("Message", type(messageFields), [exampleMessage]);
 
 const sessionFields = {
   id: uuid,
@@ -256,7 +264,27 @@ export const sessionDetailView = named(
     participants: participantView.array(),
     messages: messageView.array(),
   }),
-  [{ ...exampleSession, participants: [exampleParticipant], messages: [exampleMessage] }],
+  [{ ...exampleSession, participants: [exampleParticipant], messages: [exampleMessage, exampleVerdict] }],
+);
+
+const { user_id: _userId, ...exportSessionFields } = sessionFields;
+
+/** The JSON export (`DebateService.exportSession`): the session as the API shows it, for keeping. */
+export const sessionExportView = named(
+  "SessionExport",
+  type({
+    ...exportSessionFields,
+    participants: participantView.array(),
+    /** `flagged`: the loop guard's mark (`empty`, `repeat`) of a turn kept for accounting only. */
+    messages: type({ ...messageFields, flagged: "string | null" }).array(),
+  }),
+  [
+    {
+      ...(({ user_id: _user, ...rest }) => rest)(exampleSession),
+      participants: [exampleParticipant],
+      messages: [exampleMessage, exampleVerdict].map((message) => ({ ...message, flagged: null })),
+    },
+  ],
 );
 
 export const sessionListView = named(
@@ -511,6 +539,11 @@ export const apiComponents: ApiComponent[] = [
     description: "A debate session with its participants, its whole history and its totals.",
   },
   { schema: sessionListView, description: "One page of sessions, newest first." },
+  {
+    schema: sessionExportView,
+    description:
+      "A whole session as a file: its facts, participants, every message (turns, interjections, notes, the verdict) and totals.",
+  },
   {
     schema: providerInput,
     description:

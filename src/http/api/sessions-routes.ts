@@ -3,9 +3,9 @@ import type { AuditLogService } from "../../audit/audit-log";
 import type { SessionStatus } from "../../db/schema";
 import type { DebateEventBus } from "../../debate/debate-events";
 import type { DebateService } from "../../debate/debate-service";
-import { ApiError } from "../errors";
-import { streamSessionEvents } from "../sse";
 import { attachmentResponse, EXPORT_FORMATS, isExportFormat } from "../attachment";
+import { ApiError } from "../errors";
+import { endsStream, streamSessionEvents, streamsLive } from "../sse";
 import {
   continueSessionBody,
   createSessionBody,
@@ -172,7 +172,11 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
     .post(
       "/:id/messages",
       async ({ params, body, status }) => {
-        const message = await debate.interject(params.id, { content: body.content, by: "user", userId: null });
+        const message = await debate.interject(params.id, {
+          content: body.content,
+          by: "user",
+          userId: null,
+        });
         await audit.record({
           actor: "api",
           action: "session.interject",
@@ -245,7 +249,8 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
     )
     .get(
       "/:id/export",
-      async ({ params, query }) => attachmentResponse(await debate.exportSession(params.id, query.format ?? "md")),
+      async ({ params, query }) =>
+        attachmentResponse(await debate.exportSession(params.id, query.format ?? "md")),
       {
         params: sessionIdParams,
         query: exportQuery,
@@ -276,7 +281,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
                   example:
                     "# Is remote work here to stay?\n\n## Participants\n\n- ChatGPT (Optimist)\n- DeepSeek (Skeptic)\n\n## Round 1\n\n### ChatGPT\n\nRemote work is here to stay, because…\n",
                 },
-                "application/json": { schema: { $ref: componentRef("SessionDetail") } },
+                "application/json": { schema: { $ref: componentRef("SessionExport") } },
               },
             },
             ...errorResponseDocs(400, 404),
@@ -294,8 +299,9 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
           keepAliveMs,
           load: () => debate.getSession(params.id),
           ended: (detail) =>
-            ENDED.includes(detail.session.status) ? formatSseEvent(sessionEndFromDetail(detail)) : null,
+            streamsLive(detail.session) ? null : formatSseEvent(sessionEndFromDetail(detail)),
           frame: formatSseEvent,
+          closesAfter: (event, detail) => endsStream(event, detail.session),
         });
         return response;
       },
@@ -303,7 +309,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         params: sessionIdParams,
         detail: routeDoc("followSessionEvents", "Follow a session's live events (Server-Sent Events)", TAG, {
           description:
-            "A `text/event-stream` of the debate's events as they happen: `session-start`, `turn-start`, `turn-delta` (text fragments), `turn-end` (the persisted turn with tokens and cost), `message-created`, `participant-excluded`, and finally `session-end`, after which the stream closes. Each event is `event: <type>` and `data: <snake_case JSON>`. For a session that already ended, a single `session-end` built from the database is sent. Earlier history is read with GET /api/sessions/{id}.",
+            "A `text/event-stream` of the debate's events as they happen: `session-start`, `turn-start`, `turn-delta` (text fragments), `turn-end` (the persisted turn with tokens and cost), `message-created`, `participant-excluded`, and finally `session-end`, after which the stream closes. `message-created` carries `author_type`: `verdict` for the moderator's verdict, `user` for an interjection. An ended session waiting for a verdict asked for with POST /api/sessions/{id}/verdict streams until the verdict (or the `system` note saying why there is none) is written. Each event is `event: <type>` and `data: <snake_case JSON>`. For a session that already ended (and waits for no verdict), a single `session-end` built from the database is sent. Earlier history is read with GET /api/sessions/{id}.",
           responses: {
             200: {
               description: "The event stream",
