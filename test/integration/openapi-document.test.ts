@@ -218,16 +218,25 @@ describe("OpenAPI document", () => {
     for (const key of runtimeSettingKeys) {
       const written = SettingsUpdate.properties[key];
       const numeric =
-        written.type === "integer" ? written : written.anyOf?.find((s: Json) => s.type === "number");
+        written.type === "integer"
+          ? written
+          : written.anyOf?.find((s: Json) => s.type === "number" || s.type === "integer");
+      // A setting that may be cleared says so, and the rule takes the empty value.
+      const clearable = written.anyOf?.some((s: Json) => s.type === "string" && s.maxLength === 0);
+      expect(accepts(key, ""), key).toBe(clearable === true);
       if (numeric) {
         expect(typeof numeric.minimum, key).toBe("number");
-        expect(typeof numeric.maximum, key).toBe("number");
+        // Ids have no upper bound; every other number has one.
+        const isId = key.endsWith("_ID");
+        expect(typeof numeric.maximum, key).toBe(isId ? "undefined" : "number");
         // The bounds are the rule's: inclusive, and one step beyond is refused.
         const step = numeric.type === "integer" ? 1 : 0.01;
         expect(accepts(key, numeric.minimum), key).toBe(true);
-        expect(accepts(key, numeric.maximum), key).toBe(true);
         expect(accepts(key, numeric.minimum - step), key).toBe(false);
-        expect(accepts(key, numeric.maximum + step), key).toBe(false);
+        if (!isId) {
+          expect(accepts(key, numeric.maximum), key).toBe(true);
+          expect(accepts(key, numeric.maximum + step), key).toBe(false);
+        }
         if (numeric.type === "integer") expect(accepts(key, numeric.minimum + 0.5), key).toBe(false);
       } else if (written.enum) {
         // A closed list: every value listed is accepted, anything else refused.
