@@ -124,7 +124,7 @@ export const runtimeSettingSpecs = {
   },
   // The provider whose model writes the verdicts; empty = the first enabled provider with a usable key.
   MODERATOR_PROVIDER_ID: {
-    schema: type("string.integer.parse").pipe(type("number.integer >= 1")),
+    schema: type("string.integer.parse").pipe(type("1 <= number.integer <= 2147483647")),
     defaultValue: "",
     expected: "a provider id (empty: the first enabled provider)",
   },

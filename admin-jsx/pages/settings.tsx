@@ -60,7 +60,10 @@ export const settingFields: {
   {
     key: "MODERATOR_PROVIDER_ID",
     label: "Moderator (writes the verdicts)",
-    hint: rule("MODERATOR_PROVIDER_ID", "a provider that cannot answer is skipped for the first one that can"),
+    hint: rule(
+      "MODERATOR_PROVIDER_ID",
+      "a provider that cannot answer is skipped for the first one that can",
+    ),
     provider: true,
   },
   {

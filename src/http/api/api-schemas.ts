@@ -477,10 +477,9 @@ function settingJsonSchema(key: RuntimeSettingKey, use: "read" | "write"): JsonS
     description: `${spec.expected}; default ${spec.defaultValue}`,
     default: defaultSetting(key),
   };
-  // A setting that may be cleared (MODERATOR_PROVIDER_ID: "" = the first enabled provider).
-  if (rule.type === "integer" && spec.defaultValue === "") {
+  // A setting that may be empty (MODERATOR_PROVIDER_ID: "" is "the first enabled provider").
+  if (rule.type === "integer" && spec.defaultValue === "")
     return { anyOf: [rule, { type: "string", maxLength: 0 }], ...documented };
-  }
   if (rule.type === "integer") return { ...rule, ...documented };
   // A closed list (ACCESS_MODE, GROUP_CHATS).
   if (Array.isArray(rule.enum)) return { type: "string", ...rule, ...documented };
