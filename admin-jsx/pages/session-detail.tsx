@@ -324,7 +324,7 @@ export function SessionLive(props: {
           </div>
           <div>
             <dt>Language</dt>
-            <dd>{session.language}</dd>
+            <dd safe>{session.language}</dd>
           </div>
           <div>
             <dt>Rounds</dt>
