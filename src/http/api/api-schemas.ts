@@ -77,7 +77,7 @@ export const createSessionBody = named(
     "format?": debateFormat,
     /** Whether the moderator writes a verdict after the last round; default true. */
     "verdict?": "boolean",
-    /** Default `ru`. */
+    /** Default: the topic's (Cyrillic → `ru`, otherwise `en`). */
     "language?": sessionLanguage,
     /** Default: every enabled provider in admin order, each with its default personality. */
     "participants?": type({

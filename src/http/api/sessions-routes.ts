@@ -93,7 +93,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         },
         detail: routeDoc("createSession", "Create a debate session", TAG, {
           description:
-            "Creates a session in status `created`, in `format` (default `roundtable`), with a moderator's verdict after the last round unless `verdict` is false, its system texts in `language` (default `ru`). Without `participants`, every enabled provider with a usable API key takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start. 422 `not_enough_participants` when fewer than two providers can take part (`details.providers` says what keeps each out: `disabled`, `no_api_key`, `key_unreadable`).",
+            "Creates a session in status `created`, in `format` (default `roundtable`), with a moderator's verdict after the last round unless `verdict` is false, its system texts (the verdict's headings, notes) in `language` (default: the topic's, Cyrillic → `ru`, otherwise `en`). Without `participants`, every enabled provider with a usable API key takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start. 422 `not_enough_participants` when fewer than two providers can take part (`details.providers` says what keeps each out: `disabled`, `no_api_key`, `key_unreadable`).",
         }),
       },
     )
