@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { messages, sessions } from "../../src/db/schema";
+import { messages, providers, sessions } from "../../src/db/schema";
 import { createAdminTestApp } from "../helpers/admin-app";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
 import { sessionInStatus } from "../helpers/debate-test-utils";
@@ -313,5 +313,37 @@ describe("verdict and export", () => {
     const refused = await stranger.get(`/admin/sessions/${id}/export?format=md`);
     expect(refused.status).toBe(303);
     expect(refused.location).toStartWith("/admin/login");
+  });
+});
+
+describe("the moderator", () => {
+  test("is chosen on the Settings page among the providers; the next verdict is that provider's", async () => {
+    const [deepSeek] = await stack.db.select().from(providers).where(eq(providers.name, "DeepSeek"));
+    const page = await browser.get("/admin/settings");
+    expect(page.text).toContain('<select id="field-MODERATOR_PROVIDER_ID" name="MODERATOR_PROVIDER_ID"');
+    expect(page.text).toContain('<option value="" selected>The first enabled provider</option>');
+    expect(page.text).toContain(`<option value="${deepSeek!.id}">DeepSeek</option>`);
+
+    const bad = await browser.post("/admin/settings", { MODERATOR_PROVIDER_ID: "abc" });
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('id="field-MODERATOR_PROVIDER_ID-error"');
+    await browser.get("/admin/settings");
+    const saved = await browser.post("/admin/settings", { MODERATOR_PROVIDER_ID: String(deepSeek!.id) });
+    expect(saved.location).toBe("/admin/settings?notice=settings-saved");
+    expect((await stack.settings.getAll()).MODERATOR_PROVIDER_ID).toBe(deepSeek!.id);
+    expect((await browser.get("/admin/settings")).text).toContain(
+      `<option value="${deepSeek!.id}" selected>DeepSeek</option>`,
+    );
+
+    stack.fakeLlm.setResponder((request) => (isVerdictRequest(request) ? { text: VERDICT_TEXT } : {}));
+    const id = await startFromForm({ topic: "Who moderates?", verdict: "1", max_rounds: "1" });
+    await sessionInStatus(stack, id, ["finished"]);
+    const [verdict] = await rowsOf(id, "verdict");
+    expect(verdict).toMatchObject({ authorName: "DeepSeek", content: VERDICT_TEXT });
+
+    // Cleared: back to the first enabled provider.
+    await browser.get("/admin/settings");
+    expect((await browser.post("/admin/settings", { MODERATOR_PROVIDER_ID: "" })).status).toBe(303);
+    expect((await stack.settings.getAll()).MODERATOR_PROVIDER_ID).toBe("");
   });
 });
