@@ -43,6 +43,7 @@ export interface SessionRoutesDeps {
 /** The HTTP status of a refused session action, by the service's code. */
 const refusalStatus: Partial<Record<string, number>> = {
   invalid_state: 409,
+  chat_busy: 409,
   rate_limited: 429,
   invalid_content: 422,
 };

@@ -224,7 +224,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         },
         detail: routeDoc("continueSession", "Continue a finished or stopped debate for more rounds", TAG, {
           description:
-            "The same participants and format go on for `rounds` (1–10) more rounds: the status is `running` again and `max_rounds` grows by `rounds`; the session's limits still apply. 409 `invalid_state` while the session is created or running.",
+            "The same participants and format go on for `rounds` (1–10) more rounds: the status is `running` again and `max_rounds` grows by `rounds`; the session's limits still apply. 409 `invalid_state` while the session is created or running (or its verdict is being written), `chat_busy` when its Telegram chat has another debate open; 422 `not_enough_participants` when fewer than two of its participants are left.",
         }),
       },
     )
