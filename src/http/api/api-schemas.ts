@@ -154,20 +154,18 @@ const exampleParticipant = {
   exclusion_reason: null,
 };
 
-export const participantView = named(
-  "Participant",
-  type({
-    id: "number.integer",
-    provider_id: "number.integer | null",
-    personality_id: "number.integer | null",
-    display_name: "string",
-    persona_title: "string | null",
-    order_index: "number.integer",
-    status: "'active' | 'excluded'",
-    exclusion_reason: "string | null",
-  }),
-  [exampleParticipant],
-);
+const participantFields = {
+  id: "number.integer",
+  provider_id: "number.integer | null",
+  personality_id: "number.integer | null",
+  display_name: "string",
+  persona_title: "string | null",
+  order_index: "number.integer",
+  status: "'active' | 'excluded'",
+  exclusion_reason: "string | null",
+} as const;
+
+export const participantView = named("Participant", type(participantFields), [exampleParticipant]);
 
 const exampleMessage = {
   id: 101,
@@ -267,22 +265,56 @@ export const sessionDetailView = named(
   [{ ...exampleSession, participants: [exampleParticipant], messages: [exampleMessage, exampleVerdict] }],
 );
 
-const { user_id: _userId, ...exportSessionFields } = sessionFields;
-
-/** The JSON export (`DebateService.exportSession`): the session as the API shows it, for keeping. */
+/**
+ * The JSON export (`DebateService.exportSession`): every stored field of the session, its
+ * participants and its messages under snake_case names, and the totals: what the API shows, and the
+ * engine's own bookkeeping besides (the round cursor, the captured limits, loop-guard strikes).
+ */
 export const sessionExportView = named(
   "SessionExport",
   type({
-    ...exportSessionFields,
-    participants: participantView.array(),
-    /** `flagged`: the loop guard's mark (`empty`, `repeat`) of a turn kept for accounting only. */
-    messages: type({ ...messageFields, flagged: "string | null" }).array(),
+    ...sessionFields,
+    chat_id: "number.integer | null",
+    /** When a verdict was asked for after the end and is not written yet. */
+    verdict_requested_at: [dateTime, "|", "null"],
+    /** When a continued debate went back to running. */
+    resumed_at: [dateTime, "|", "null"],
+    /** Who speaks next within `current_round` (by order index). */
+    next_order_index: "number.integer",
+    /** The limits captured when the debate started. */
+    limits: "Record<string, unknown>",
+    participants: type({
+      ...participantFields,
+      session_id: uuid,
+      consecutive_timeouts: "number.integer",
+      loop_strikes: "number.integer",
+    }).array(),
+    messages: type({
+      ...messageFields,
+      session_id: uuid,
+      /** The loop guard's mark (`empty`, `repeat`) of a turn kept for accounting only. */
+      flagged: "string | null",
+      /** For a summary: the last turn it covers. */
+      summary_until: "number.integer | null",
+    }).array(),
   }),
   [
     {
-      ...(({ user_id: _user, ...rest }) => rest)(exampleSession),
-      participants: [exampleParticipant],
-      messages: [exampleMessage, exampleVerdict].map((message) => ({ ...message, flagged: null })),
+      ...exampleSession,
+      chat_id: null,
+      verdict_requested_at: null,
+      resumed_at: null,
+      next_order_index: 0,
+      limits: { turnTimeoutSec: 60, tokenLimit: 200000, costLimitUsd: "1.00" },
+      participants: [
+        { ...exampleParticipant, session_id: EXAMPLE_SESSION_ID, consecutive_timeouts: 0, loop_strikes: 0 },
+      ],
+      messages: [exampleMessage, exampleVerdict].map((message) => ({
+        ...message,
+        session_id: EXAMPLE_SESSION_ID,
+        flagged: null,
+        summary_until: null,
+      })),
     },
   ],
 );
@@ -545,7 +577,7 @@ export const apiComponents: ApiComponent[] = [
   {
     schema: sessionExportView,
     description:
-      "A whole session as a file: its facts, participants, every message (turns, interjections, notes, the verdict) and totals.",
+      "A whole session as a file: every stored field of it, its participants and every message (turns, interjections, notes, summaries, the verdict), and its totals.",
   },
   {
     schema: providerInput,
