@@ -16,7 +16,7 @@ import type { AuditLogService } from "../../audit/audit-log";
 import type { ReportsService } from "../../catalog/admin-reports";
 import type { ProviderService } from "../../catalog/provider-service";
 import type { SessionStatus } from "../../db/schema";
-import { DebateError } from "../../debate/debate-errors";
+import { DebateError, type DebateErrorCode } from "../../debate/debate-errors";
 import type { DebateEvent, DebateEventBus } from "../../debate/debate-events";
 import type { DebateService, SessionDetail } from "../../debate/debate-service";
 import type { SettingsService } from "../../settings/settings-service";
@@ -41,7 +41,7 @@ export interface SessionRoutesDeps {
 }
 
 /** The HTTP status of a refused session action, by the service's code. */
-const refusalStatus: Partial<Record<string, number>> = {
+const refusalStatus: Partial<Record<DebateErrorCode, number>> = {
   invalid_state: 409,
   chat_busy: 409,
   rate_limited: 429,
