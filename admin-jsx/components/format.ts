@@ -1,4 +1,5 @@
 /** Formatting helpers of the admin views. They return plain text: views still escape it. */
+import type { DebateFormat } from "../../src/debate/debate-formats";
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
@@ -82,4 +83,20 @@ export function describeStopReason(reason: string | null | undefined): string {
     default:
       return reason;
   }
+}
+
+/** Each debate format's name and what it means, as the start form and the session page show them. */
+export const formatLabels: Record<DebateFormat, { name: string; hint: string }> = {
+  roundtable: { name: "Round table", hint: "each speaks in turn" },
+  pro_contra: { name: "Pro and contra", hint: "sides, openings and closings" },
+  socratic: { name: "Socratic", hint: "the first asks, the others answer" },
+  delphi: { name: "Delphi", hint: "anonymous rounds towards agreement" },
+};
+
+/** The languages a session's system texts can have ("": the topic's, as the core decides). */
+export const languageLabels = { "": "The topic's language", en: "English", ru: "Russian" } as const;
+
+/** The name of a session's format (an unknown value is shown as is). */
+export function describeFormat(format: string): string {
+  return (formatLabels as Record<string, { name: string } | undefined>)[format]?.name ?? format;
 }

@@ -3,9 +3,13 @@
  * One session: its facts, totals and the whole transcript. The live part is a fragment of its own
  * (`SessionLive`) that the page script re-fetches when the debate moves on.
  */
+
+import { CONTINUE_ROUNDS_RANGE } from "../../src/config";
 import type { Message, SessionParticipant, User } from "../../src/db/schema";
-import type { SessionDetail } from "../../src/debate/debate-service";
+import { hasCurrentVerdict } from "../../src/debate/debate-policy";
+import { INTERJECTION_MAX_LENGTH, type SessionDetail } from "../../src/debate/debate-service";
 import {
+  describeFormat,
   describeStopReason,
   formatDuration,
   formatInt,
@@ -14,32 +18,59 @@ import {
   formatUsd,
 } from "../components/format";
 import { Markdown } from "../components/markdown";
-import { PostButton, StatusBadge } from "../components/ui";
+import {
+  CsrfInput,
+  type FieldErrors,
+  FormError,
+  PostButton,
+  StatusBadge,
+  TextArea,
+  TextField,
+} from "../components/ui";
 import { Layout, type PageContext } from "../layout";
 import { userLabel } from "./sessions";
+
+/** How each kind of message is shown: its card's class and who the head names. */
+function messageLook(message: Message, participant: SessionParticipant | undefined) {
+  switch (message.authorType) {
+    case "model":
+      return { className: `speaker-${(participant?.orderIndex ?? 0) % 4}`, speaker: message.authorName };
+    case "summary":
+      return { className: "summary", speaker: "Summary of earlier turns" };
+    case "verdict":
+      return { className: "verdict", speaker: "Moderator's verdict" };
+    case "user":
+      return { className: "interjection", speaker: message.authorName };
+    default:
+      return { className: "system", speaker: "System" };
+  }
+}
 
 function MessageCard(props: { message: Message; participant: SessionParticipant | undefined }): JSX.Element {
   const { message, participant } = props;
   const kind = message.authorType;
-  const speakerClass =
-    kind === "model"
-      ? `speaker-${(participant?.orderIndex ?? 0) % 4}`
-      : kind === "summary"
-        ? "summary"
-        : "system";
-  const speaker =
-    kind === "summary" ? "Summary of earlier turns" : kind === "system" ? "System" : message.authorName;
+  const look = messageLook(message, participant);
   const hasUsage = message.tokensIn + message.tokensOut > 0;
   return (
-    <article class={`turn ${speakerClass}`} id={`message-${message.id}`} data-turn={message.turnIndex}>
+    <article
+      class={`turn ${look.className}`}
+      id={`message-${message.id}`}
+      data-turn={message.turnIndex}
+      data-author-type={kind}
+    >
       <div class="turn-head">
+        {kind === "verdict" ? <span class="verdict-mark">Verdict</span> : ""}
         <span class="speaker" safe>
-          {speaker}
+          {look.speaker}
         </span>
         {kind === "model" && participant?.personaTitle ? (
           <span class="muted small" safe>
             {participant.personaTitle}
           </span>
+        ) : kind === "verdict" ? (
+          <span class="muted small" safe>{`by ${message.authorName}`}</span>
+        ) : kind === "user" ? (
+          <span class="muted small">interjection</span>
         ) : (
           ""
         )}
@@ -52,7 +83,7 @@ function MessageCard(props: { message: Message; participant: SessionParticipant 
           ""
         )}
       </div>
-      {kind === "model" || kind === "summary" ? (
+      {kind === "model" || kind === "summary" || kind === "verdict" ? (
         <Markdown text={message.content} />
       ) : (
         <div class="md">
@@ -110,17 +141,144 @@ function EndReason({ detail }: { detail: SessionDetail }): JSX.Element {
   );
 }
 
+/** What the operator typed into the session page's forms, and what was wrong with it. */
+export interface SessionForms {
+  /** The interjection's text. */
+  content: string;
+  /** The rounds of "continue". */
+  rounds: string;
+  /** By field (`content`, `rounds`); `_form`: a refusal of the action as a whole. */
+  errors: FieldErrors;
+}
+
+export const emptySessionForms = (): SessionForms => ({ content: "", rounds: "1", errors: {} });
+
+/** Which of the session's actions apply now (the service refuses the others anyway). */
+export function sessionActions(detail: SessionDetail, verdictPending: boolean) {
+  const { status } = detail.session;
+  const ended = status === "finished" || status === "stopped";
+  const hasTurns = detail.messages.some((message) => message.authorType === "model");
+  return {
+    stop: status === "created" || status === "running",
+    interject: status === "running",
+    // A verdict being written is waited for first (the service refuses to continue meanwhile).
+    continue: ended && !verdictPending,
+    // None covering the last turn: a continued debate may be judged again.
+    verdict:
+      (ended || status === "failed") &&
+      hasTurns &&
+      !verdictPending &&
+      !hasCurrentVerdict({ messages: detail.messages }),
+  };
+}
+
+const exportHref = (sessionId: string, format: "md" | "json") =>
+  `/admin/sessions/${sessionId}/export?format=${format}`;
+
+/** Continue, verdict and export: what can be done with the session as it stands. */
+function SessionActions(props: {
+  detail: SessionDetail;
+  csrf: string;
+  forms: SessionForms;
+  verdictPending: boolean;
+}): JSX.Element {
+  const { session } = props.detail;
+  const can = sessionActions(props.detail, props.verdictPending);
+  const base = `/admin/sessions/${session.id}`;
+  return (
+    <div class="session-actions" id="session-actions">
+      {can.continue ? (
+        <form class="inline-form" method="post" action={`${base}/continue`} novalidate>
+          <CsrfInput token={props.csrf} />
+          <TextField
+            name="rounds"
+            label="More rounds"
+            value={props.forms.rounds}
+            error={props.forms.errors.rounds}
+            inputmode="numeric"
+            hint={`${CONTINUE_ROUNDS_RANGE.min}–${CONTINUE_ROUNDS_RANGE.max}`}
+          />
+          <div class="form-actions">
+            <button type="submit">Continue the debate</button>
+          </div>
+        </form>
+      ) : (
+        ""
+      )}
+      {can.verdict ? (
+        <PostButton action={`${base}/verdict`} csrf={props.csrf}>
+          Ask for the verdict
+        </PostButton>
+      ) : (
+        ""
+      )}
+      {props.verdictPending ? <span class="muted small">The moderator is writing the verdict…</span> : ""}
+      <div class="export-links">
+        <span class="muted small">Export:</span>
+        <a class="button" href={exportHref(session.id, "md")} download="">
+          Markdown
+        </a>
+        <a class="button" href={exportHref(session.id, "json")} download="">
+          JSON
+        </a>
+      </div>
+    </div>
+  );
+}
+
+/** The operator's question to a running debate (outside the live fragment: typing survives refreshes). */
+function InterjectForm(props: { detail: SessionDetail; csrf: string; forms: SessionForms }): JSX.Element {
+  const { session } = props.detail;
+  return (
+    <section
+      class="card"
+      id="interject"
+      aria-labelledby="interject-title"
+      hidden={!sessionActions(props.detail, false).interject}
+    >
+      <h2 id="interject-title">Interject as the operator</h2>
+      <form class="stack" method="post" action={`/admin/sessions/${session.id}/messages`} novalidate>
+        <CsrfInput token={props.csrf} />
+        <TextArea
+          name="content"
+          label="Question or remark"
+          value={props.forms.content}
+          error={props.forms.errors.content}
+          rows={2}
+          maxlength={INTERJECTION_MAX_LENGTH}
+          required
+          hint="The next speakers see it as the moderator's question and address it."
+        />
+        <div class="form-actions">
+          <button type="submit" class="primary">
+            Send to the debate
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 /** The part of the page that changes while the debate runs (re-rendered as a fragment). */
 export function SessionLive(props: {
   detail: SessionDetail;
   user?: User | undefined;
   csrf: string;
+  /** Whether a verdict was asked for and has not arrived yet: the page stays live until it does. */
+  verdictPending: boolean;
+  forms?: SessionForms;
 }): JSX.Element {
   const { session, participants, messages, totals } = props.detail;
   const byId = new Map(participants.map((participant) => [participant.id, participant]));
   const open = session.status === "created" || session.status === "running";
+  const forms = props.forms ?? emptySessionForms();
   return (
-    <div class="live-body" data-status={session.status}>
+    <div
+      class="live-body"
+      data-status={session.status}
+      data-verdict-pending={props.verdictPending ? "true" : undefined}
+    >
+      <FormError message={forms.errors._form} />
       <EndReason detail={props.detail} />
       <div class="card">
         <div class="page-head status-head">
@@ -156,6 +314,18 @@ export function SessionLive(props: {
           ""
         )}
         <dl class="meta-list">
+          <div>
+            <dt>Format</dt>
+            <dd safe>{describeFormat(session.format)}</dd>
+          </div>
+          <div>
+            <dt>Verdict</dt>
+            <dd>{session.verdict ? "at the end" : "on request"}</dd>
+          </div>
+          <div>
+            <dt>Language</dt>
+            <dd safe>{session.language}</dd>
+          </div>
           <div>
             <dt>Rounds</dt>
             <dd safe>{`${session.currentRound} / ${session.maxRounds}`}</dd>
@@ -197,6 +367,12 @@ export function SessionLive(props: {
             <dd safe>{formatTime(session.finishedAt)}</dd>
           </div>
         </dl>
+        <SessionActions
+          detail={props.detail}
+          csrf={props.csrf}
+          forms={forms}
+          verdictPending={props.verdictPending}
+        />
       </div>
 
       <div class="card">
@@ -257,9 +433,12 @@ export function SessionDetailPage(props: {
   context: PageContext;
   detail: SessionDetail;
   user?: User | undefined;
+  verdictPending: boolean;
+  forms?: SessionForms;
 }): JSX.Element {
   const { session } = props.detail;
   const open = session.status === "created" || session.status === "running";
+  const forms = props.forms ?? emptySessionForms();
   return (
     <Layout title="Session" active="sessions" context={props.context}>
       <div class="page-head">
@@ -277,11 +456,17 @@ export function SessionDetailPage(props: {
       </div>
       <div
         id="live"
-        data-live-session={open ? session.id : undefined}
+        data-live-session={open || props.verdictPending ? session.id : undefined}
         data-live-url={`/admin/sessions/${session.id}/live`}
         data-events-url={`/admin/sessions/${session.id}/events`}
       >
-        <SessionLive detail={props.detail} user={props.user} csrf={props.context.csrf} />
+        <SessionLive
+          detail={props.detail}
+          user={props.user}
+          csrf={props.context.csrf}
+          verdictPending={props.verdictPending}
+          forms={forms}
+        />
       </div>
       <article class="turn draft" id="draft" hidden>
         <div class="turn-head">
@@ -290,6 +475,7 @@ export function SessionDetailPage(props: {
         </div>
         <div class="draft-text" id="draft-text"></div>
       </article>
+      {open ? <InterjectForm detail={props.detail} csrf={props.context.csrf} forms={forms} /> : ""}
     </Layout>
   );
 }

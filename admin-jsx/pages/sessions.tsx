@@ -1,9 +1,19 @@
 /** @jsxImportSource @kitajs/html */
 /** Sessions: filters, the paged list, and a form to start a debate from the admin. */
 import type { User } from "../../src/db/schema";
+import { DEBATE_FORMATS } from "../../src/debate/debate-formats";
 import type { SessionListItem } from "../../src/debate/debate-service";
-import { describeStopReason, formatInt, formatTime, formatUsd, truncate } from "../components/format";
 import {
+  describeStopReason,
+  formatInt,
+  formatLabels,
+  formatTime,
+  formatUsd,
+  languageLabels,
+  truncate,
+} from "../components/format";
+import {
+  CheckboxField,
   CsrfInput,
   type FieldErrors,
   FormError,
@@ -38,6 +48,25 @@ export function userLabel(user: User | undefined): string {
   return user.username ? `@${user.username}` : `tg:${user.telegramId}`;
 }
 
+/** The "start a debate" form as shown (all strings, as typed) with its errors by field. */
+export interface StartFormValues {
+  topic: string;
+  max_rounds: string;
+  format: string;
+  verdict: boolean;
+  language: string;
+  errors: FieldErrors;
+}
+
+export const emptyStartForm = (): StartFormValues => ({
+  topic: "",
+  max_rounds: "",
+  format: "roundtable",
+  verdict: true,
+  language: "",
+  errors: {},
+});
+
 export function SessionsPage(props: {
   context: PageContext;
   items: SessionListItem[];
@@ -48,7 +77,7 @@ export function SessionsPage(props: {
   page: number;
   pageSize: number;
   total: number;
-  start: { topic: string; max_rounds: string; errors: FieldErrors };
+  start: StartFormValues;
   /** Names of the enabled providers, in debate order. */
   speakers: string[];
   defaultMaxRounds: number;
@@ -83,6 +112,16 @@ export function SessionsPage(props: {
             }
           />
           <div class="inline-form">
+            <SelectField
+              name="format"
+              label="Format"
+              selected={props.start.format}
+              error={props.start.errors.format}
+              options={DEBATE_FORMATS.map((format) => ({
+                value: format,
+                label: `${formatLabels[format].name}: ${formatLabels[format].hint}`,
+              }))}
+            />
             <TextField
               name="max_rounds"
               label="Rounds"
@@ -90,6 +129,19 @@ export function SessionsPage(props: {
               error={props.start.errors.max_rounds}
               inputmode="numeric"
               hint={`Blank: ${props.defaultMaxRounds} (MAX_ROUNDS)`}
+            />
+            <SelectField
+              name="language"
+              label="Language of system texts"
+              selected={props.start.language}
+              error={props.start.errors.language}
+              options={Object.entries(languageLabels).map(([value, label]) => ({ value, label }))}
+            />
+            <CheckboxField
+              name="verdict"
+              label="Moderator's verdict at the end"
+              checked={props.start.verdict}
+              error={props.start.errors.verdict}
             />
             <div class="form-actions">
               <button type="submit" class="primary">

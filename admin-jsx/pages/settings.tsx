@@ -18,6 +18,8 @@ export const settingFields: {
   options?: { value: string; label: string }[];
   /** The public bot's limits and access, shown apart. */
   bot?: true;
+  /** A provider, chosen from the list ("": the first enabled one). */
+  provider?: true;
 }[] = [
   {
     key: "MAX_ROUNDS",
@@ -54,6 +56,15 @@ export const settingFields: {
     label: "Session cost limit (USD)",
     hint: rule("SESSION_COST_LIMIT_USD", "0 means no cost limit"),
     inputmode: "decimal",
+  },
+  {
+    key: "MODERATOR_PROVIDER_ID",
+    label: "Moderator (writes the verdicts)",
+    hint: rule(
+      "MODERATOR_PROVIDER_ID",
+      "a provider that cannot answer is skipped for the first one that can",
+    ),
+    provider: true,
   },
   {
     key: "PAYMENT_URL",
@@ -110,21 +121,48 @@ export const settingFields: {
   },
 ];
 
+/** A provider as the moderator's choice lists it. */
+export interface ProviderChoice {
+  id: number;
+  name: string;
+  enabled: boolean;
+}
+
+/** The providers to choose from; a stored id whose provider is gone stays listed (and is not lost on save). */
+function providerOptions(providers: readonly ProviderChoice[], selected: string) {
+  const options = [
+    { value: "", label: "The first enabled provider" },
+    ...providers.map((provider) => ({
+      value: String(provider.id),
+      label: `${provider.name}${provider.enabled ? "" : " (disabled)"}`,
+    })),
+  ];
+  if (!options.some((option) => option.value === selected)) {
+    options.push({ value: selected, label: `Provider #${selected} (deleted)` });
+  }
+  return options;
+}
+
 function SettingField(props: {
   field: (typeof settingFields)[number];
   values: Record<RuntimeSettingKey, string>;
   defaults?: Record<RuntimeSettingKey, string> | undefined;
   errors: FieldErrors;
+  providers: readonly ProviderChoice[];
 }): JSX.Element {
   const { field } = props;
-  const hint = props.defaults ? `${field.hint} · default ${props.defaults[field.key]}` : field.hint;
-  if (field.options) {
+  const fallback = props.defaults?.[field.key];
+  const hint = props.defaults
+    ? `${field.hint} · default ${fallback === "" ? "the first enabled provider" : fallback}`
+    : field.hint;
+  const options = field.provider ? providerOptions(props.providers, props.values[field.key]) : field.options;
+  if (options) {
     return (
       <SelectField
         name={field.key}
         label={field.label}
         selected={props.values[field.key]}
-        options={field.options}
+        options={options}
         error={props.errors[field.key]}
         hint={hint}
       />
@@ -150,6 +188,8 @@ export function SettingsPage(props: {
   /** The env values, when known. */
   defaults?: Record<RuntimeSettingKey, string> | undefined;
   errors: FieldErrors;
+  /** Every provider, for the moderator's choice. */
+  providers: readonly ProviderChoice[];
 }): JSX.Element {
   const { context, errors } = props;
   const hasErrors = Object.values(errors).some(Boolean);

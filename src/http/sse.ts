@@ -2,9 +2,33 @@
  * Server-Sent Events of one debate session, shared by the API (`GET /api/sessions/:id/events`)
  * and the admin's live view; each door chooses its frames, this owns the plumbing: subscribe
  * before reading the session (an end in between is then seen one way or the other), keep-alive
- * comments, closing after `session-end`, and letting go of the subscription when the client leaves.
+ * comments, closing after `session-end` (or what the door says ends it), and letting go of the subscription when the client leaves.
  */
+import type { Session } from "../db/schema";
 import type { DebateEvent, DebateEventBus } from "../debate/debate-events";
+
+/**
+ * Whether a session still has something to stream: it is open, or it ended and the verdict asked
+ * for afterwards is not written yet.
+ */
+export function streamsLive(session: Pick<Session, "status" | "verdictRequestedAt">): boolean {
+  return session.status === "created" || session.status === "running" || session.verdictRequestedAt != null;
+}
+
+/**
+ * Whether the stream of `session` (as it was when the stream opened) is over after `event`: at the
+ * session's end; for an ended session waiting for its verdict, once the verdict's row is written
+ * (or the note saying there is none: that step announces no new end).
+ */
+export function endsStream(event: DebateEvent, session: Pick<Session, "status">): boolean {
+  if (event.type === "session-end") return true;
+  const ended = session.status !== "created" && session.status !== "running";
+  return (
+    ended &&
+    event.type === "message-created" &&
+    (event.authorType === "verdict" || event.authorType === "system")
+  );
+}
 
 /** One event frame: `event: <name>` and its JSON `data`. */
 export function sseFrame(event: string, data: unknown): string {
@@ -26,6 +50,8 @@ export interface SessionEventStreamOptions<S> {
   ended(state: S): string | null;
   /** The frame of a live event, or null to skip it. */
   frame(event: DebateEvent): string | null;
+  /** Whether the stream ends after this live event (sent first); default: after `session-end`. */
+  closesAfter?(event: DebateEvent, state: S): boolean;
 }
 
 /** The loaded session state and the `text/event-stream` response that follows it live. */
@@ -45,6 +71,7 @@ export async function streamSessionEvents<S>(
     unsubscribe();
     throw error;
   }
+  const closesAfter = options.closesAfter ?? ((event: DebateEvent) => event.type === "session-end");
   const encoder = new TextEncoder();
   let cleanup = () => {};
   const stream = new ReadableStream<Uint8Array>({
@@ -83,7 +110,7 @@ export async function streamSessionEvents<S>(
           const event = queue.shift()!;
           const frame = options.frame(event);
           if (frame !== null) send(frame);
-          if (event.type === "session-end") close();
+          if (closesAfter(event, state)) close();
         }
       };
       wake();

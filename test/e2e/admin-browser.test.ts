@@ -241,8 +241,19 @@ describe("admin in a browser", () => {
       { timeout: 20_000 },
     );
     expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
-    // Four turns and the moderator's verdict (on by default).
-    expect(await page.locator("#transcript article.turn").count()).toBe(5);
+    expect(await page.locator("#transcript article.turn:not(.verdict)").count()).toBe(4);
+    // The moderator's verdict (on by default in the form) closes the transcript, set apart.
+    const verdict = page.locator("#transcript article.turn.verdict");
+    expect(await verdict.count()).toBe(1);
+    expect(await verdict.locator(".verdict-mark").textContent()).toBe("Verdict");
+    expect(await page.locator("#transcript article.turn").last().getAttribute("class")).toBe("turn verdict");
+    const borderOf = (selector: string) =>
+      page
+        .locator(selector)
+        .first()
+        .evaluate((node) => getComputedStyle(node).borderTopWidth);
+    expect(await borderOf("#transcript article.turn.verdict")).toBe("2px");
+    expect(await borderOf("#transcript article.turn.speaker-0")).toBe("1px");
     // The model's <script> is visible as text, Markdown still rendered.
     expect(await page.getByText(HOSTILE_ANSWER).first().isVisible()).toBe(true);
     expect(await page.locator("#transcript strong", { hasText: "bold" }).count()).toBe(1);
@@ -268,6 +279,15 @@ describe("admin in a browser", () => {
       await page.getByText("Debate started").waitFor();
       const sessionId = sessionIdFromUrl();
       await page.getByText("live", { exact: false }).first().waitFor();
+      // The operator puts a question to the running debate once the first turn is in.
+      await page.locator("#transcript article.turn.speaker-0").first().waitFor({ timeout: 20_000 });
+      await page.getByLabel("Question or remark").fill("What about <b>cyclists</b>?");
+      await page.getByRole("button", { name: "Send to the debate" }).click();
+      await page.getByText("Sent: the next speakers will address it.").waitFor();
+      const question = page.locator("#transcript article.turn.interjection");
+      await question.waitFor();
+      expect(await question.locator(".speaker").textContent()).toBe("Operator");
+      expect(await question.getByText("What about <b>cyclists</b>?").isVisible()).toBe(true);
       await shot("11-session-running");
       await page.getByRole("button", { name: "Force stop" }).click();
       await page.getByText("Debate stopped.").waitFor();
@@ -277,7 +297,42 @@ describe("admin in a browser", () => {
       const row = await waitForStatus(sessionId, "stopped");
       expect(row.stopReason).toBe("admin");
       expect(await page.getByText("stopped by an admin").isVisible()).toBe(true);
+      expect(await page.locator("#interject").isHidden()).toBe(true);
       await shot("12-session-stopped");
+    } finally {
+      stack.fakeLlm.setResponder(() => ({}));
+    }
+  });
+
+  test("ask the stopped debate for a verdict, watch it arrive highlighted, export it", async () => {
+    // The moderator takes a moment: the page shows the wait, then the verdict, without a reload.
+    stack.fakeLlm.setResponder(() => ({ delayMs: 800, text: "## Consensus\n\n**low**: they disagree." }));
+    try {
+      expect(new URL(page.url()).pathname).toMatch(/^\/admin\/sessions\//);
+      await page.getByRole("button", { name: "Ask for the verdict" }).click();
+      await page.getByText("Verdict requested").waitFor();
+      await page.evaluate(() => {
+        (window as unknown as { marker: string }).marker = "waiting page";
+      });
+      const verdict = page.locator("#transcript article.turn.verdict");
+      await verdict.waitFor({ timeout: 20_000 });
+      expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe(
+        "waiting page",
+      );
+      expect(await verdict.locator("strong", { hasText: "low" }).count()).toBe(1);
+      expect(await page.getByRole("button", { name: "Ask for the verdict" }).count()).toBe(0);
+      expect(await page.getByText("The moderator is writing the verdict…").count()).toBe(0);
+      await shot("12b-session-verdict");
+
+      const sessionId = sessionIdFromUrl();
+      for (const [name, extension] of [
+        ["Markdown", "md"],
+        ["JSON", "json"],
+      ] as const) {
+        const download = page.waitForEvent("download");
+        await page.getByRole("link", { name, exact: true }).click();
+        expect((await download).suggestedFilename()).toBe(`roundtable-${sessionId.slice(0, 8)}.${extension}`);
+      }
     } finally {
       stack.fakeLlm.setResponder(() => ({}));
     }
@@ -307,6 +362,8 @@ describe("admin in a browser", () => {
       "personality.create",
       "session.start",
       "session.stop",
+      "session.interject",
+      "session.verdict",
     ]) {
       expect({ action, rows: (await page.locator(`tr[data-audit-action="${action}"]`).count()) > 0 }).toEqual(
         {

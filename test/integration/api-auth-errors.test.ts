@@ -275,7 +275,8 @@ describe("OpenAPI document", () => {
       expect(operation.summary, `${route.method} ${path}`).toEqual(expect.any(String));
       expect(operation.security).toEqual([{ bearerAuth: [] }]);
       expect(operation.tags?.length).toBeGreaterThan(0);
-      const success = operation.responses?.["200"] ?? operation.responses?.["201"];
+      const success =
+        operation.responses?.["200"] ?? operation.responses?.["201"] ?? operation.responses?.["202"];
       expect(success, `${route.method} ${path} success response`).toBeDefined();
       expect(operation.responses["401"]).toBeDefined();
       if (route.hooks?.body) {

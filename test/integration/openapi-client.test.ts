@@ -25,8 +25,9 @@ interface DebateClientModule {
     token: string;
     fetch: (request: Request) => Promise<Response>;
   }): Json;
-  runDebate(client: Json, topic: string, maxRounds: number): Promise<Json>;
+  runDebate(client: Json, topic: string, maxRounds: number, verdict?: boolean): Promise<Json>;
   createInvalidSession(client: Json): Promise<Json>;
+  continueJudgeExport(client: Json, id: string): Promise<Json>;
 }
 const loadClient = () => import(clientFile) as Promise<DebateClientModule>;
 /** A generated client calling the API in process. */
@@ -108,6 +109,24 @@ describe("a client generated from the document", () => {
     expect(turns.length).toBe(run.finished.participants.length);
     expect(turns.every((turn: Json) => turn.content.length > 0)).toBe(true);
     expect(run.listedIds).toContain(run.created.id);
+  });
+
+  test("continues the debate, asks for the verdict and exports it, all through the generated types", async () => {
+    const { runDebate, continueJudgeExport } = await loadClient();
+    const client = await createClient();
+    // Created without a verdict at the end (the API's default is one): it is asked for afterwards.
+    const run = await runDebate(client, "Is a typed client worth it, really?", 1, false);
+    expect(run.finished.verdict).toBe(false);
+    const after = await continueJudgeExport(client, run.created.id);
+    expect(after.continued).toMatchObject({ status: "running", max_rounds: 2 });
+    expect(after.accepted.status).toBe("finished");
+    expect(after.verdictEvents.at(-1)).toMatch(/^(message-created|session-end)$/);
+    expect(after.verdicts.length).toBe(1);
+    expect(after.exported).toMatchObject({ current_round: 2, status: "finished", verdict: false });
+    expect(after.markdown).toStartWith("# Is a typed client worth it, really?");
+    expect(after.markdown).toContain(after.verdicts[0].content);
+    expect(after.disposition).toBe(`attachment; filename="roundtable-${run.created.id.slice(0, 8)}.md"`);
+    expect(after.refusedStatus).toBe(401);
   });
 
   test("a refused call reads as the document's Error", async () => {

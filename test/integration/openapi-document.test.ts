@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseRuntimeSetting, type RuntimeSettingKey, runtimeSettingKeys } from "../../src/config";
+import {
+  CONTINUE_ROUNDS_RANGE,
+  parseRuntimeSetting,
+  type RuntimeSettingKey,
+  runtimeSettingKeys,
+} from "../../src/config";
+import { DEBATE_FORMATS } from "../../src/debate/debate-formats";
 import { normalizeTopic } from "../../src/debate/debate-service";
 import { apiComponents } from "../../src/http/api/api-schemas";
 import { healthComponent } from "../../src/http/health";
@@ -50,16 +56,18 @@ const jsonSchemaOf = (content: Json) => content?.["application/json"]?.schema;
 describe("OpenAPI document", () => {
   test("converts every schema (nothing logged, nothing left out)", () => {
     expect(conversionWarnings).toEqual([]);
-    expect(operations().length).toBeGreaterThanOrEqual(22);
+    expect(operations().length).toBeGreaterThanOrEqual(26);
   });
 
   test("shares its schemas as named components, referenced by $ref", () => {
     expect(Object.keys(schemas()).sort()).toEqual(
       [
         "ConnectionTest",
+        "ContinueSession",
         "Deleted",
         "Error",
         "Health",
+        "Interjection",
         "Message",
         "NewSession",
         "Participant",
@@ -72,6 +80,7 @@ describe("OpenAPI document", () => {
         "ProviderPatch",
         "Session",
         "SessionDetail",
+        "SessionExport",
         "SessionList",
         "SessionTotals",
         "Settings",
@@ -145,6 +154,55 @@ describe("OpenAPI document", () => {
     expect(parameters("get /api/providers/{id}").id.schema.type).toBe("integer");
   });
 
+  test("documents formats, verdicts, interjections, continue and export with their bounds and answers", () => {
+    const { NewSession, Session, SessionDetail, Message, Interjection, ContinueSession } = schemas();
+    expect(NewSession.properties.format.enum.sort()).toEqual([...DEBATE_FORMATS].sort());
+    expect(NewSession.properties.verdict.type).toBe("boolean");
+    expect(NewSession.properties.language.enum.sort()).toEqual(["en", "ru"]);
+    expect(NewSession.required).toEqual(["topic"]);
+    for (const view of [Session, SessionDetail]) {
+      expect(view.properties.format.enum.sort()).toEqual([...DEBATE_FORMATS].sort());
+      expect(view.properties.verdict.type).toBe("boolean");
+      expect(view.required).toEqual(expect.arrayContaining(["format", "verdict", "language"]));
+    }
+    expect(Message.properties.author_type.enum).toEqual(expect.arrayContaining(["verdict", "user"]));
+    expect(Interjection.properties.content).toMatchObject({ type: "string", minLength: 1, maxLength: 1000 });
+    expect(Interjection.additionalProperties).toBe(false);
+    expect(ContinueSession.properties.rounds).toMatchObject({
+      type: "integer",
+      minimum: CONTINUE_ROUNDS_RANGE.min,
+      maximum: CONTINUE_ROUNDS_RANGE.max,
+    });
+    expect(ContinueSession.required).toEqual(["rounds"]);
+
+    const byName = Object.fromEntries(operations());
+    const interject = byName["post /api/sessions/{id}/messages"];
+    expect(interject.operationId).toBe("interject");
+    expect(jsonSchemaOf(interject.requestBody.content).$ref).toBe("#/components/schemas/Interjection");
+    expect(jsonSchemaOf(interject.responses["201"].content).$ref).toBe("#/components/schemas/Message");
+    expect(Object.keys(interject.responses)).toEqual(expect.arrayContaining(["400", "404", "409", "429"]));
+
+    const continued = byName["post /api/sessions/{id}/continue"];
+    expect(jsonSchemaOf(continued.requestBody.content).$ref).toBe("#/components/schemas/ContinueSession");
+    expect(jsonSchemaOf(continued.responses["200"].content).$ref).toBe("#/components/schemas/SessionDetail");
+    expect(Object.keys(continued.responses)).toEqual(expect.arrayContaining(["404", "409", "422"]));
+
+    const verdict = byName["post /api/sessions/{id}/verdict"];
+    expect(verdict.requestBody).toBeUndefined();
+    expect(jsonSchemaOf(verdict.responses["202"].content).$ref).toBe("#/components/schemas/SessionDetail");
+    expect(Object.keys(verdict.responses)).toEqual(expect.arrayContaining(["404", "409"]));
+
+    const exported = byName["get /api/sessions/{id}/export"];
+    const format = (exported.parameters as Json[]).find((parameter) => parameter.name === "format");
+    expect(format).toMatchObject({ in: "query", required: false });
+    expect(format.schema.enum.sort()).toEqual(["json", "md"]);
+    const file = exported.responses["200"];
+    expect(Object.keys(file.content).sort()).toEqual(["application/json", "text/markdown"]);
+    expect(file.headers["Content-Disposition"].schema.type).toBe("string");
+    expect(file.content["application/json"].schema.$ref).toBe("#/components/schemas/SessionExport");
+    expect(jsonSchemaOf(exported.responses["400"].content).$ref).toBe("#/components/schemas/Error");
+  });
+
   test("each setting is its own property with the type and range of its rule in src/config.ts", () => {
     const { Settings, SettingsUpdate } = schemas();
     expect(Object.keys(Settings.properties).sort()).toEqual([...runtimeSettingKeys].sort());
@@ -163,6 +221,9 @@ describe("OpenAPI document", () => {
         written.type === "integer"
           ? written
           : written.anyOf?.find((s: Json) => s.type === "number" || s.type === "integer");
+      // A setting that may be cleared says so, and the rule takes the empty value.
+      const clearable = written.anyOf?.some((s: Json) => s.type === "string" && s.maxLength === 0);
+      expect(accepts(key, ""), key).toBe(clearable === true);
       if (numeric) {
         expect(typeof numeric.minimum, key).toBe("number");
         expect(typeof numeric.maximum, key).toBe("number");

@@ -8,6 +8,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./api-types";
 
 export type SessionDetail = components["schemas"]["SessionDetail"];
+export type SessionExport = components["schemas"]["SessionExport"];
 export type ApiErrorBody = components["schemas"]["Error"];
 export type DebateClient = ReturnType<typeof createDebateClient>;
 
@@ -23,7 +24,7 @@ export function createDebateClient(options: {
   });
 }
 
-/** The names of the Server-Sent Events read until `session-end`. */
+/** The names of the Server-Sent Events read until `session-end` (or until the server closes the stream). */
 async function followUntilEnd(client: DebateClient, id: string): Promise<string[]> {
   const { data, error } = await client.GET("/api/sessions/{id}/events", {
     params: { path: { id } },
@@ -52,8 +53,8 @@ async function followUntilEnd(client: DebateClient, id: string): Promise<string[
 }
 
 /** A debate's whole life: create → start → follow until it ends → read it back → find it in the list. */
-export async function runDebate(client: DebateClient, topic: string, maxRounds: number) {
-  const created = await client.POST("/api/sessions", { body: { topic, max_rounds: maxRounds } });
+export async function runDebate(client: DebateClient, topic: string, maxRounds: number, verdict = true) {
+  const created = await client.POST("/api/sessions", { body: { topic, max_rounds: maxRounds, verdict } });
   if (!created.data) throw new Error(`create failed: ${created.error?.error.code}`);
   const id = created.data.id;
   const started = await client.POST("/api/sessions/{id}/start", { params: { path: { id } } });
@@ -71,6 +72,46 @@ export async function runDebate(client: DebateClient, topic: string, maxRounds: 
     finished: finished.data,
     status,
     listedIds: listed.data.items.map((session) => session.id),
+  };
+}
+
+/**
+ * After the end: one more round, the moderator's verdict asked for and waited for on the event
+ * stream (which stays open until it is written), then the session exported as Markdown and JSON.
+ */
+export async function continueJudgeExport(client: DebateClient, id: string) {
+  const path = { params: { path: { id } } };
+  const continued = await client.POST("/api/sessions/{id}/continue", { ...path, body: { rounds: 1 } });
+  if (!continued.data) throw new Error(`continue failed: ${continued.error?.error.code}`);
+  await followUntilEnd(client, id);
+  const asked = await client.POST("/api/sessions/{id}/verdict", path);
+  if (!asked.data) throw new Error(`verdict failed: ${asked.error?.error.code}`);
+  const verdictEvents = await followUntilEnd(client, id);
+  const markdown = await client.GET("/api/sessions/{id}/export", {
+    params: { path: { id }, query: { format: "md" } },
+    parseAs: "text",
+  });
+  const json = await client.GET("/api/sessions/{id}/export", {
+    params: { path: { id }, query: { format: "json" } },
+  });
+  // The 200 answer is Markdown or JSON: the JSON one is the SessionExport.
+  if (markdown.data === undefined || !json.data || typeof json.data === "string") {
+    throw new Error("export failed");
+  }
+  const exported: SessionExport = json.data;
+  const refused = await client.GET("/api/sessions/{id}/export", {
+    params: { path: { id }, query: { format: "md" } },
+    headers: { authorization: "Bearer wrong" },
+  });
+  return {
+    continued: continued.data,
+    accepted: asked.data,
+    verdictEvents,
+    markdown: markdown.data,
+    disposition: markdown.response.headers.get("content-disposition"),
+    exported,
+    verdicts: exported.messages.filter((message) => message.author_type === "verdict"),
+    refusedStatus: refused.response.status,
   };
 }
 
@@ -96,6 +137,12 @@ export function refusedByTheTypes(client: DebateClient) {
   void client.GET("/api/nowhere");
   // @ts-expect-error a status outside the documented enum
   void client.GET("/api/sessions", { params: { query: { status: "paused" } } });
+  // @ts-expect-error rounds to continue are a number
+  void client.POST("/api/sessions/{id}/continue", { params: { path: { id: "x" } }, body: { rounds: "2" } });
+  // @ts-expect-error export formats are md and json
+  void client.GET("/api/sessions/{id}/export", { params: { path: { id: "x" }, query: { format: "pdf" } } });
+  // @ts-expect-error a debate format outside the enum
+  void client.POST("/api/sessions", { body: { topic: "x", format: "shouting" } });
   // @ts-expect-error settings values have their own types: MAX_ROUNDS is a number
   void client.PUT("/api/settings", { body: { MAX_ROUNDS: true } });
 }

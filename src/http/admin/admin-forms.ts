@@ -5,10 +5,12 @@
  */
 import type { PersonalityFormValues } from "../../../admin-jsx/pages/personalities";
 import type { ProviderFormValues } from "../../../admin-jsx/pages/providers";
+import type { StartFormValues } from "../../../admin-jsx/pages/sessions";
 import type { FieldIssue } from "../../catalog/catalog-errors";
 import type { PersonalityView } from "../../catalog/personality-service";
 import type { ProviderView } from "../../catalog/provider-service";
-import { ROUNDS_EXPECTED, roundsRule } from "../../config";
+import { CONTINUE_ROUNDS_RANGE, ROUNDS_EXPECTED, roundsRule } from "../../config";
+import { type DebateFormat, isDebateFormat } from "../../debate/debate-formats";
 import { checked, type FormFields, field } from "./admin-http";
 
 type FieldErrors = Record<string, string | undefined>;
@@ -188,11 +190,74 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
-/** The optional rounds field of "start a debate": blank means the MAX_ROUNDS setting. */
-export function readRoundsField(raw: string): { text: string; value?: number; error?: string } {
+/** An integer typed into a form, checked against `rule` (`expected` words it for the message). */
+function readIntegerField(
+  raw: string,
+  rule: { allows(value: unknown): boolean },
+  expected: string,
+): { text: string; value?: number; error?: string } {
   const text = raw.trim();
   if (text === "") return { text };
   const value = /^\d{1,6}$/.test(text) ? Number(text) : Number.NaN;
-  if (!roundsRule.allows(value)) return { text, error: `Must be ${ROUNDS_EXPECTED}.` };
+  if (!rule.allows(value)) return { text, error: `Must be ${expected}.` };
   return { text, value };
+}
+
+/** The optional rounds field of "start a debate": blank means the MAX_ROUNDS setting. */
+export function readRoundsField(raw: string): { text: string; value?: number; error?: string } {
+  return readIntegerField(raw, roundsRule, ROUNDS_EXPECTED);
+}
+
+const CONTINUE_EXPECTED = `an integer from ${CONTINUE_ROUNDS_RANGE.min} to ${CONTINUE_ROUNDS_RANGE.max}`;
+const continueRule = {
+  allows: (value: unknown) =>
+    Number.isInteger(value) &&
+    (value as number) >= CONTINUE_ROUNDS_RANGE.min &&
+    (value as number) <= CONTINUE_ROUNDS_RANGE.max,
+};
+
+/** The rounds of "continue the debate": required, within CONTINUE_ROUNDS_RANGE. */
+export function readContinueRoundsField(raw: string): { text: string; value?: number; error?: string } {
+  const read = readIntegerField(raw, continueRule, CONTINUE_EXPECTED);
+  return read.text === "" ? { text: "", error: `Must be ${CONTINUE_EXPECTED}.` } : read;
+}
+
+/** "Start a debate" as submitted, with what is wrong before the service is asked. */
+export function readStartForm(form: FormFields): { values: StartFormValues; input?: StartInput } {
+  const rounds = readRoundsField(field(form, "max_rounds"));
+  const format = field(form, "format") || "roundtable";
+  const language = field(form, "language");
+  const values: StartFormValues = {
+    topic: field(form, "topic"),
+    max_rounds: rounds.text,
+    format,
+    verdict: checked(form, "verdict"),
+    language,
+    errors: {
+      max_rounds: rounds.error,
+      format: isDebateFormat(format) ? undefined : "Choose a format from the list.",
+      language: ["", "ru", "en"].includes(language) ? undefined : "Choose a language from the list.",
+    },
+  };
+  if (Object.values(values.errors).some(Boolean)) return { values };
+  return {
+    values,
+    input: {
+      topic: values.topic,
+      maxRounds: rounds.value,
+      format: format as DebateFormat,
+      verdict: values.verdict,
+      language: language === "" ? undefined : (language as "ru" | "en"),
+    },
+  };
+}
+
+/** What "start a debate" asks the debate service for. */
+export interface StartInput {
+  topic: string;
+  maxRounds?: number;
+  format: DebateFormat;
+  verdict: boolean;
+  /** Omitted: the topic's language. */
+  language?: "ru" | "en";
 }

@@ -39,6 +39,15 @@ const notices: Record<string, NoticeData> = {
   "session-started": { kind: "ok", text: "Debate started: turns appear below as they are written." },
   "session-stopped": { kind: "ok", text: "Debate stopped." },
   "session-ended": { kind: "info", text: "The debate had already ended." },
+  "interjection-sent": { kind: "ok", text: "Sent: the next speakers will address it." },
+  "session-continued": {
+    kind: "ok",
+    text: "Debate continued: the new rounds appear below as they are written.",
+  },
+  "verdict-requested": {
+    kind: "ok",
+    text: "Verdict requested: it appears below once the moderator has written it.",
+  },
   "user-blocked": { kind: "ok", text: "User blocked: they will not start debates any more." },
   "user-unblocked": { kind: "ok", text: "User unblocked." },
   "user-allowed": { kind: "ok", text: "User allowed." },

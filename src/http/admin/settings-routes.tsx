@@ -1,5 +1,6 @@
 /** @jsxImportSource @kitajs/html */
-import { SettingsPage, settingFields } from "../../../admin-jsx/pages/settings";
+import { type ProviderChoice, SettingsPage, settingFields } from "../../../admin-jsx/pages/settings";
+import type { ProviderService } from "../../catalog/provider-service";
 import { type RuntimeSettingKey, type RuntimeSettings, runtimeSettingKeys } from "../../config";
 import { type SettingsService, validateSettings } from "../../settings/settings-service";
 import { field } from "./admin-http";
@@ -8,6 +9,7 @@ import type { AdminKit } from "./admin-kit";
 export interface SettingsRoutesDeps {
   kit: AdminKit;
   settings: SettingsService;
+  providers: ProviderService;
   /** The env values of the runtime settings (`config.defaults`), shown as each field's default. */
   defaults?: RuntimeSettings;
 }
@@ -22,6 +24,8 @@ const asText = (current: RuntimeSettings) => {
 /** Runtime settings: validated by the same rules as the env and the API, audited by the service. */
 export function createSettingsRoutes(deps: SettingsRoutesDeps) {
   const { kit, settings } = deps;
+  const providerChoices = async (): Promise<ProviderChoice[]> =>
+    (await deps.providers.list()).map(({ id, name, enabled }) => ({ id, name, enabled }));
   const defaults = deps.defaults ? asText(deps.defaults) : undefined;
 
   return kit
@@ -34,6 +38,7 @@ export function createSettingsRoutes(deps: SettingsRoutesDeps) {
           values={asText(await settings.getAll())}
           defaults={defaults}
           errors={{}}
+          providers={await providerChoices()}
         />
       ),
       { page: true },
@@ -57,6 +62,7 @@ export function createSettingsRoutes(deps: SettingsRoutesDeps) {
               values={{ ...current, ...submitted }}
               defaults={defaults}
               errors={errors}
+              providers={await providerChoices()}
             />
           );
         }

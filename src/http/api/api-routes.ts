@@ -38,6 +38,14 @@ async function readApiBody({ request, contentType }: { request: Request; content
   return /^application\/([\w.-]+\+)?json$/i.test(contentType) ? JSON.parse(text) : text;
 }
 
+/** A 429 says when to come back (`details.retry_after_sec`) in the standard header too. */
+function retryAfter(error: ApiError): Record<string, string> {
+  const seconds = (error.details as { retry_after_sec?: unknown } | undefined)?.retry_after_sec;
+  return error.status === 429 && typeof seconds === "number" && Number.isFinite(seconds)
+    ? { "retry-after": String(Math.max(1, Math.ceil(seconds))) }
+    : {};
+}
+
 const notFound = () => {
   throw new ApiError(404, "not_found", "No such route.");
 };
@@ -89,7 +97,7 @@ export function createApiRoutes(deps: ApiRoutesDeps) {
         }
         return errorResponse(apiError, {
           secrets: collectSecretValues(body),
-          headers: apiError.status === 401 ? BEARER_CHALLENGE : {},
+          headers: apiError.status === 401 ? BEARER_CHALLENGE : retryAfter(apiError),
         });
       })
       .use(createSessionRoutes(deps))

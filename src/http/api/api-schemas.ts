@@ -16,6 +16,7 @@ import {
 import { providerInputSchema, providerPatchSchema, providerViewSchema } from "../../catalog/provider-service";
 import { stringFormats } from "../../catalog/string-formats";
 import {
+  CONTINUE_ROUNDS_RANGE,
   parseRuntimeSetting,
   type RuntimeSettingKey,
   type RuntimeSettings,
@@ -23,14 +24,21 @@ import {
   runtimeSettingKeys,
   runtimeSettingSpecs,
 } from "../../config";
+import { DEBATE_FORMATS } from "../../debate/debate-formats";
 import { TOPIC_MAX_LENGTH } from "../../debate/debate-service";
 import { userPatchSchema, userViewSchema } from "../../users/user-service";
+import { EXPORT_FORMATS } from "../attachment";
 import { apiErrorSchema } from "../errors";
 import { type ApiComponent, type JsonSchema, jsonSchemaOf, named } from "./openapi-components";
 
 const sessionStatus = "'created' | 'running' | 'finished' | 'stopped' | 'failed'";
 const stopReason =
   "'user' | 'admin' | 'max_rounds' | 'turn_timeout' | 'session_timeout' | 'token_limit' | 'cost_limit' | 'no_participants' | 'error'";
+
+/** How many more rounds a continued debate gets ({@link CONTINUE_ROUNDS_RANGE}). */
+const continueRoundsRule = type(
+  `${CONTINUE_ROUNDS_RANGE.min} <= number.integer <= ${CONTINUE_ROUNDS_RANGE.max}`,
+);
 
 /** Query strings are not coerced by Elysia for Standard Schema: integers are parsed here. */
 const integerQuery = type("string.integer.parse");
@@ -54,12 +62,23 @@ export const errorView = named("Error", apiErrorSchema, [
   },
 ]);
 
+/** How the participants take turns (`src/debate/debate-formats.ts`). */
+const debateFormat = type.enumerated(...DEBATE_FORMATS);
+/** The language of a session's system texts (announcements, closing line, the verdict's headings). */
+const sessionLanguage = type("'ru' | 'en'");
+
 export const createSessionBody = named(
   "NewSession",
   type({
     /** 1–1000 characters once trimmed (checked by the engine: `invalid_topic`). */
     topic: "string",
     "max_rounds?": roundsRule,
+    /** Default `roundtable`. */
+    "format?": debateFormat,
+    /** Whether the moderator writes a verdict after the last round; default true. */
+    "verdict?": "boolean",
+    /** Default: the topic's (Cyrillic → `ru`, otherwise `en`). */
+    "language?": sessionLanguage,
     /** Default: every enabled provider in admin order, each with its default personality. */
     "participants?": type({
       provider_id: "number.integer > 0",
@@ -75,10 +94,32 @@ export const createSessionBody = named(
     { topic: "Is remote work here to stay?", max_rounds: 2 },
     {
       topic: "Should cities ban cars from their centres?",
+      format: "pro_contra",
+      verdict: true,
+      language: "en",
       participants: [{ provider_id: 1 }, { provider_id: 2, personality_id: null }],
     },
   ],
 );
+
+export const interjectionBody = named(
+  "Interjection",
+  type({
+    /** 1–1000 characters once trimmed (checked by the engine: `invalid_content`). */
+    content: "string",
+    "+": "reject",
+  }),
+  [{ content: "What about people who cannot work from home?" }],
+);
+
+export const continueSessionBody = named(
+  "ContinueSession",
+  type({ rounds: continueRoundsRule, "+": "reject" }),
+  [{ rounds: 1 }, { rounds: 3 }],
+);
+
+/** `md` (default): a Markdown document; `json`: the whole session as JSON. */
+export const exportQuery = type({ "format?": type.enumerated(...EXPORT_FORMATS) });
 
 export const listSessionsQuery = type({
   "status?": sessionStatus,
@@ -113,20 +154,18 @@ const exampleParticipant = {
   exclusion_reason: null,
 };
 
-export const participantView = named(
-  "Participant",
-  type({
-    id: "number.integer",
-    provider_id: "number.integer | null",
-    personality_id: "number.integer | null",
-    display_name: "string",
-    persona_title: "string | null",
-    order_index: "number.integer",
-    status: "'active' | 'excluded'",
-    exclusion_reason: "string | null",
-  }),
-  [exampleParticipant],
-);
+const participantFields = {
+  id: "number.integer",
+  provider_id: "number.integer | null",
+  personality_id: "number.integer | null",
+  display_name: "string",
+  persona_title: "string | null",
+  order_index: "number.integer",
+  status: "'active' | 'excluded'",
+  exclusion_reason: "string | null",
+} as const;
+
+export const participantView = named("Participant", type(participantFields), [exampleParticipant]);
 
 const exampleMessage = {
   id: 101,
@@ -145,27 +184,36 @@ const exampleMessage = {
   created_at: EXAMPLE_TIME,
 };
 
-export const messageView = named(
-  "Message",
-  type({
-    id: "number.integer",
-    turn_index: "number.integer",
-    round: "number.integer",
-    author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
-    author_name: "string",
-    participant_id: "number.integer | null",
-    content: "string",
-    tokens_in: "number.integer",
-    tokens_out: "number.integer",
-    cached_tokens: "number.integer",
-    cost: "string",
-    latency_ms: "number.integer | null",
-    /** True when the provider reported no usage and tokens were estimated. */
-    estimated: "boolean",
-    created_at: dateTime,
-  }),
-  [exampleMessage],
-);
+const exampleVerdict = {
+  ...exampleMessage,
+  id: 105,
+  turn_index: 4,
+  round: 2,
+  author_type: "verdict" as const,
+  participant_id: null,
+  content: "## Where they agree\n…\n\n## Consensus\nmedium",
+};
+
+const messageFields = {
+  id: "number.integer",
+  turn_index: "number.integer",
+  round: "number.integer",
+  /** `verdict`: the moderator's synthesis; `user`: an interjection of the user or the operator. */
+  author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
+  author_name: "string",
+  participant_id: "number.integer | null",
+  content: "string",
+  tokens_in: "number.integer",
+  tokens_out: "number.integer",
+  cached_tokens: "number.integer",
+  cost: "string",
+  latency_ms: "number.integer | null",
+  /** True when the provider reported no usage and tokens were estimated. */
+  estimated: "boolean",
+  created_at: dateTime,
+} as const;
+
+export const messageView = named("Message", type(messageFields), [exampleMessage]);
 
 const sessionFields = {
   id: uuid,
@@ -174,6 +222,9 @@ const sessionFields = {
   stop_reason: `${stopReason} | null`,
   stop_detail: "string | null",
   source: "string",
+  format: debateFormat,
+  verdict: "boolean",
+  language: sessionLanguage,
   user_id: "number.integer | null",
   current_round: "number.integer",
   max_rounds: "number.integer",
@@ -190,6 +241,9 @@ const exampleSession = {
   stop_reason: "max_rounds" as const,
   stop_detail: null,
   source: "api",
+  format: "roundtable" as const,
+  verdict: true,
+  language: "en" as const,
   user_id: null,
   current_round: 2,
   max_rounds: 2,
@@ -208,7 +262,61 @@ export const sessionDetailView = named(
     participants: participantView.array(),
     messages: messageView.array(),
   }),
-  [{ ...exampleSession, participants: [exampleParticipant], messages: [exampleMessage] }],
+  [{ ...exampleSession, participants: [exampleParticipant], messages: [exampleMessage, exampleVerdict] }],
+);
+
+/**
+ * The JSON export (`DebateService.exportSession`): every stored field of the session, its
+ * participants and its messages under snake_case names, and the totals: what the API shows, and the
+ * engine's own bookkeeping besides (the round cursor, the captured limits, loop-guard strikes).
+ */
+export const sessionExportView = named(
+  "SessionExport",
+  type({
+    ...sessionFields,
+    chat_id: "number.integer | null",
+    /** When a verdict was asked for after the end and is not written yet. */
+    verdict_requested_at: [dateTime, "|", "null"],
+    /** When a continued debate went back to running. */
+    resumed_at: [dateTime, "|", "null"],
+    /** Who speaks next within `current_round` (by order index). */
+    next_order_index: "number.integer",
+    /** The limits captured when the debate started. */
+    limits: "Record<string, unknown>",
+    participants: type({
+      ...participantFields,
+      session_id: uuid,
+      consecutive_timeouts: "number.integer",
+      loop_strikes: "number.integer",
+    }).array(),
+    messages: type({
+      ...messageFields,
+      session_id: uuid,
+      /** The loop guard's mark (`empty`, `repeat`) of a turn kept for accounting only. */
+      flagged: "string | null",
+      /** For a summary: the last turn it covers. */
+      summary_until: "number.integer | null",
+    }).array(),
+  }),
+  [
+    {
+      ...exampleSession,
+      chat_id: null,
+      verdict_requested_at: null,
+      resumed_at: null,
+      next_order_index: 0,
+      limits: { turnTimeoutSec: 60, tokenLimit: 200000, costLimitUsd: "1.00" },
+      participants: [
+        { ...exampleParticipant, session_id: EXAMPLE_SESSION_ID, consecutive_timeouts: 0, loop_strikes: 0 },
+      ],
+      messages: [exampleMessage, exampleVerdict].map((message) => ({
+        ...message,
+        session_id: EXAMPLE_SESSION_ID,
+        flagged: null,
+        summary_until: null,
+      })),
+    },
+  ],
 );
 
 export const sessionListView = named(
@@ -436,6 +544,24 @@ export const apiComponents: ApiComponent[] = [
       },
     },
   },
+  {
+    schema: interjectionBody,
+    description:
+      "A question or remark put to a running debate: stored as a `user` message at the next turn, and the next speakers address it.",
+    properties: {
+      content: {
+        type: "string",
+        minLength: 1,
+        maxLength: TOPIC_MAX_LENGTH,
+        description: `1–${TOPIC_MAX_LENGTH} characters once trimmed; otherwise 400 \`invalid_content\`.`,
+      },
+    },
+  },
+  {
+    schema: continueSessionBody,
+    description:
+      "How many more rounds a finished or stopped debate gets, with the same participants and format.",
+  },
   { schema: totalsView, description: "Tokens and cost (USD, decimal string) of a session so far." },
   { schema: participantView, description: "A provider taking part in a session, with its persona." },
   {
@@ -448,6 +574,11 @@ export const apiComponents: ApiComponent[] = [
     description: "A debate session with its participants, its whole history and its totals.",
   },
   { schema: sessionListView, description: "One page of sessions, newest first." },
+  {
+    schema: sessionExportView,
+    description:
+      "A whole session as a file: every stored field of it, its participants and every message (turns, interjections, notes, summaries, the verdict), and its totals.",
+  },
   {
     schema: providerInput,
     description:

@@ -25,6 +25,7 @@ const ERROR_MEANINGS = {
   404: "No such resource (a malformed id is not found either)",
   409: "Conflicts with the current state",
   422: "Invalid input: `details` lists what is wrong",
+  429: "Too many requests: wait before trying again (`details` may say how long)",
   503: "The API is disabled: no API_TOKEN is configured",
 } as const;
 type ErrorStatus = keyof typeof ERROR_MEANINGS;
@@ -37,6 +38,11 @@ export function errorResponses<const S extends ErrorStatus>(...statuses: S[]) {
     result[status as S] = errorView.configure({ description: ERROR_MEANINGS[status] });
   }
   return result;
+}
+
+/** An error answer that says what the status means for this route (the `Error` component). */
+export function errorAnswer(description: string) {
+  return errorView.configure({ description });
 }
 
 /** The same error answers as raw OpenAPI response objects, for a route whose `detail` lists its responses. */

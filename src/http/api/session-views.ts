@@ -31,6 +31,10 @@ export function sessionToView(session: Session, totals: SessionTotals): typeof s
     stop_reason: session.stopReason,
     stop_detail: session.stopDetail,
     source: session.source,
+    format: session.format,
+    verdict: session.verdict,
+    // Written only by the debate service, which accepts ru and en.
+    language: session.language as "ru" | "en",
     user_id: session.userId,
     current_round: session.currentRound,
     max_rounds: session.maxRounds,

@@ -3,18 +3,25 @@ import type { AuditLogService } from "../../audit/audit-log";
 import type { SessionStatus } from "../../db/schema";
 import type { DebateEventBus } from "../../debate/debate-events";
 import type { DebateService } from "../../debate/debate-service";
+import { attachmentResponse, EXPORT_FORMATS, isExportFormat } from "../attachment";
 import { ApiError } from "../errors";
-import { streamSessionEvents } from "../sse";
+import { endsStream, streamSessionEvents, streamsLive } from "../sse";
 import {
+  continueSessionBody,
   createSessionBody,
+  exportQuery,
+  interjectionBody,
   listSessionsQuery,
+  messageView,
   sessionDetailView,
   sessionIdParams,
   sessionListView,
 } from "./api-schemas";
-import { answer, errorResponseDocs, errorResponses, routeDoc } from "./route-doc";
+import { componentRef } from "./openapi-components";
+import { answer, errorAnswer, errorResponseDocs, errorResponses, routeDoc } from "./route-doc";
 import {
   formatSseEvent,
+  messageToView,
   sessionDetailToView,
   sessionEndFromDetail,
   sessionListItemToView,
@@ -53,6 +60,9 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         const created = await debate.createSession({
           topic: body.topic,
           maxRounds: body.max_rounds,
+          format: body.format,
+          verdict: body.verdict,
+          language: body.language,
           participants: body.participants?.map((participant) => ({
             providerId: participant.provider_id,
             personalityId: participant.personality_id,
@@ -66,6 +76,9 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
           meta: {
             topic: created.session.topic,
             max_rounds: created.session.maxRounds,
+            format: created.session.format,
+            verdict: created.session.verdict,
+            language: created.session.language,
             participants: created.participants.map((participant) => participant.providerId),
           },
         });
@@ -80,7 +93,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         },
         detail: routeDoc("createSession", "Create a debate session", TAG, {
           description:
-            "Creates a session in status `created`. Without `participants`, every enabled provider with a usable API key takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start. 422 `not_enough_participants` when fewer than two providers can take part (`details.providers` says what keeps each out: `disabled`, `no_api_key`, `key_unreadable`).",
+            "Creates a session in status `created`, in `format` (default `roundtable`), with a moderator's verdict after the last round unless `verdict` is false, its system texts (the verdict's headings, notes) in `language` (default: the topic's, Cyrillic → `ru`, otherwise `en`). Without `participants`, every enabled provider with a usable API key takes part in admin order with its default personality. Start it with POST /api/sessions/{id}/start. 422 `not_enough_participants` when fewer than two providers can take part (`details.providers` says what keeps each out: `disabled`, `no_api_key`, `key_unreadable`).",
         }),
       },
     )
@@ -156,6 +169,126 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         }),
       },
     )
+    .post(
+      "/:id/messages",
+      async ({ params, body, status }) => {
+        const message = await debate.interject(params.id, {
+          content: body.content,
+          by: "user",
+          userId: null,
+        });
+        await audit.record({
+          actor: "api",
+          action: "session.interject",
+          target: `session:${params.id}`,
+          meta: { turn_index: message.turnIndex, length: message.content.length },
+        });
+        return status(201, messageToView(message));
+      },
+      {
+        params: sessionIdParams,
+        body: interjectionBody,
+        parse: "json",
+        response: {
+          201: answer(messageView, "The interjection, stored as a `user` message at the next turn"),
+          ...errorResponses(404, 409, 422, 429),
+          400: errorAnswer(
+            "`invalid_content`: the content is empty or longer than 1000 characters once trimmed; or `malformed_json`",
+          ),
+        },
+        detail: routeDoc("interject", "Put a question or remark to a running debate", TAG, {
+          description:
+            "The text is stored as a `user` message at the next turn index; the next speakers see it as the moderator's question and address it. 409 `invalid_state` unless the session is running; 429 `rate_limited` when interjections come too often.",
+        }),
+      },
+    )
+    .post(
+      "/:id/continue",
+      async ({ params, body }) => {
+        const session = await debate.continueSession(params.id, body.rounds);
+        await audit.record({
+          actor: "api",
+          action: "session.continue",
+          target: `session:${params.id}`,
+          meta: { rounds: body.rounds, max_rounds: session.maxRounds },
+        });
+        return detailView(params.id);
+      },
+      {
+        params: sessionIdParams,
+        body: continueSessionBody,
+        parse: "json",
+        response: {
+          200: answer(sessionDetailView, "The session, running again with `max_rounds` grown by `rounds`"),
+          ...errorResponses(400, 404, 409, 422),
+        },
+        detail: routeDoc("continueSession", "Continue a finished or stopped debate for more rounds", TAG, {
+          description:
+            "The same participants and format go on for `rounds` (1–10) more rounds: the status is `running` again and `max_rounds` grows by `rounds`; the session's limits still apply. 409 `invalid_state` while the session is created or running (or its verdict is being written), `chat_busy` when its Telegram chat has another debate open; 422 `not_enough_participants` when fewer than two of its participants are left.",
+        }),
+      },
+    )
+    .post(
+      "/:id/verdict",
+      async ({ params, status }) => {
+        await debate.requestVerdict(params.id);
+        await audit.record({ actor: "api", action: "session.verdict", target: `session:${params.id}` });
+        return status(202, await detailView(params.id));
+      },
+      {
+        params: sessionIdParams,
+        response: {
+          202: answer(sessionDetailView, "Accepted: the moderator writes the verdict next"),
+          ...errorResponses(404, 409),
+        },
+        detail: routeDoc("requestVerdict", "Ask the moderator for a verdict on an ended debate", TAG, {
+          description:
+            "For a debate that ended without one (started with `verdict: false`, or stopped early): the moderator model (setting MODERATOR_PROVIDER_ID) writes a synthesis, stored as a `verdict` message and announced on the event stream. 409 `invalid_state` while the session is created or running, or when it already has a verdict.",
+        }),
+      },
+    )
+    .get(
+      "/:id/export",
+      async ({ params, query }) =>
+        attachmentResponse(await debate.exportSession(params.id, query.format ?? "md")),
+      {
+        params: sessionIdParams,
+        query: exportQuery,
+        // Before validation (which would answer 422): an unknown format is a bad request.
+        transform({ query }) {
+          const format: unknown = query.format;
+          if (format !== undefined && !isExportFormat(format)) {
+            throw new ApiError(400, "invalid_format", "Export as `md` or `json`.", {
+              formats: EXPORT_FORMATS,
+            });
+          }
+        },
+        detail: routeDoc("exportSession", "Export a session as Markdown or JSON", TAG, {
+          description:
+            "`format=md` (the default): a Markdown document with the topic, the participants, every turn with its speaker and round, the verdict and the totals. `format=json`: the whole session as JSON. Sent as a file (`Content-Disposition: attachment`). 400 `invalid_format` for any other format.",
+          responses: {
+            200: {
+              description: "The export, as a file",
+              headers: {
+                "Content-Disposition": {
+                  description: 'attachment; filename="…" (and filename* for names beyond ASCII)',
+                  schema: { type: "string" },
+                },
+              },
+              content: {
+                "text/markdown": {
+                  schema: { type: "string" },
+                  example:
+                    "# Is remote work here to stay?\n\n## Participants\n\n- ChatGPT (Optimist)\n- DeepSeek (Skeptic)\n\n## Round 1\n\n### ChatGPT\n\nRemote work is here to stay, because…\n",
+                },
+                "application/json": { schema: { $ref: componentRef("SessionExport") } },
+              },
+            },
+            ...errorResponseDocs(400, 404),
+          },
+        }),
+      },
+    )
     .get(
       "/:id/events",
       async ({ params, request }) => {
@@ -166,8 +299,9 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
           keepAliveMs,
           load: () => debate.getSession(params.id),
           ended: (detail) =>
-            ENDED.includes(detail.session.status) ? formatSseEvent(sessionEndFromDetail(detail)) : null,
+            streamsLive(detail.session) ? null : formatSseEvent(sessionEndFromDetail(detail)),
           frame: formatSseEvent,
+          closesAfter: (event, detail) => endsStream(event, detail.session),
         });
         return response;
       },
@@ -175,7 +309,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps) {
         params: sessionIdParams,
         detail: routeDoc("followSessionEvents", "Follow a session's live events (Server-Sent Events)", TAG, {
           description:
-            "A `text/event-stream` of the debate's events as they happen: `session-start`, `turn-start`, `turn-delta` (text fragments), `turn-end` (the persisted turn with tokens and cost), `message-created`, `participant-excluded`, and finally `session-end`, after which the stream closes. Each event is `event: <type>` and `data: <snake_case JSON>`. For a session that already ended, a single `session-end` built from the database is sent. Earlier history is read with GET /api/sessions/{id}.",
+            "A `text/event-stream` of the debate's events as they happen: `session-start`, `turn-start`, `turn-delta` (text fragments), `turn-end` (the persisted turn with tokens and cost), `message-created`, `participant-excluded`, and finally `session-end`, after which the stream closes. `message-created` carries `author_type`: `verdict` for the moderator's verdict, `user` for an interjection. An ended session waiting for a verdict asked for with POST /api/sessions/{id}/verdict streams until the verdict (or the `system` note saying why there is none) is written. Each event is `event: <type>` and `data: <snake_case JSON>`. For a session that already ended (and waits for no verdict), a single `session-end` built from the database is sent. Earlier history is read with GET /api/sessions/{id}.",
           responses: {
             200: {
               description: "The event stream",

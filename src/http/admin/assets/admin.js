@@ -97,7 +97,12 @@
       live.innerHTML = html;
       const body = live.querySelector("[data-status]");
       const status = body ? body.getAttribute("data-status") : "";
-      if (status !== "running" && status !== "created") stop();
+      // The operator's question box belongs to a running debate only.
+      const interject = document.getElementById("interject");
+      if (interject) interject.hidden = status !== "running";
+      // An ended debate still waiting for its verdict stays live until the verdict is shown.
+      const waiting = body ? body.hasAttribute("data-verdict-pending") : false;
+      if (status !== "running" && status !== "created" && !waiting) stop();
     } catch {
       // Network hiccup: the next event or poll tries again.
     } finally {
