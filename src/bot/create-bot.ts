@@ -1,5 +1,12 @@
 import { Elysia } from "elysia";
-import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
+import {
+  Bot,
+  EventQueue,
+  type TelegramMessage,
+  type TelegramMessageGenerationStopped,
+  type TelegramUpdate,
+  type TelegramUser,
+} from "gramio";
 import type { DebateEventBus } from "../debate/debate-events";
 import type { DebateService } from "../debate/debate-service";
 import { type Clock, systemClock } from "../platform/clock";
@@ -246,6 +253,42 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     // No feature uses callback buttons today; answer anyway so clients stop spinning.
     await bot.api.answerCallbackQuery({ callback_query_id: context.payload.id, suppress: true });
   });
+
+  /**
+   * Telegram's stop button under a draft (`can_stop`): the same as «Остановить диалог» from the
+   * draft's user. Drafts exist only in private chats, where the chat is the user (the update names
+   * no sender, so a group's could not be checked and is ignored).
+   */
+  const handleGenerationStopped = async (stopped: TelegramMessageGenerationStopped) => {
+    const { chat } = stopped;
+    if (chat.type !== "private") return;
+    // The update carries no language: the one recorded for the user keeps replies in it.
+    const known = await deps.users.get(chat.id).catch(() => null);
+    const username = known ? known.username : chat.username;
+    const languageCode = known?.language_code;
+    const from: TelegramUser = {
+      id: chat.id,
+      is_bot: false,
+      first_name: chat.first_name ?? "",
+      ...(username ? { username } : {}),
+      ...(languageCode ? { language_code: languageCode } : {}),
+    };
+    const context = await contextFor(chat.id, chat.type, from);
+    if (context.user.blocked) return;
+    await runAction("stop", context);
+  };
+
+  /**
+   * Every update enters here. GramIO 0.10 has no context for `stopped_message_generation` (its
+   * handleUpdate throws "not supported" and the update is lost), so that one is handled first.
+   */
+  const dispatchUpdate = (update: TelegramUpdate): Promise<unknown> => {
+    const stopped = update.stopped_message_generation;
+    if (stopped) return inChatOrder(stopped.chat.id, () => handleGenerationStopped(stopped));
+    return bot.updates.handleUpdate(update);
+  };
+  bot.updates.queue = new EventQueue<TelegramUpdate>(dispatchUpdate);
+
   bot.onError(({ error, kind }) => {
     logger.error("telegram update failed", { kind, error });
   });
@@ -274,7 +317,9 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     );
   };
 
-  const webhookRoutes = deps.webhook ? createWebhookRoutes(bot, deps.webhook.secret, logger) : undefined;
+  const webhookRoutes = deps.webhook
+    ? createWebhookRoutes(dispatchUpdate, deps.webhook.secret, logger)
+    : undefined;
   return {
     bot,
     outbox,
@@ -285,6 +330,7 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       unsubscribe = startLiveDelivery({
         sender,
         events: deps.events,
+        debate: deps.debate,
         coordination: deps.coordination,
         outbox,
         logger,
@@ -338,8 +384,11 @@ export const MAX_WEBHOOK_BODY_BYTES = MIB;
  * `POST /telegram/webhook`: checks Telegram's secret header before reading a byte of the body, reads
  * at most {@link MAX_WEBHOOK_BODY_BYTES}, answers at once and handles the update in the background.
  */
-// biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
-function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger) {
+function createWebhookRoutes(
+  dispatch: (update: TelegramUpdate) => Promise<unknown>,
+  secret: string,
+  logger: Logger,
+) {
   return new Elysia({ name: "telegram-webhook" }).post(
     "/telegram/webhook",
     async ({ request, set }) => {
@@ -359,9 +408,7 @@ function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger)
         set.status = 400;
         return { ok: false };
       }
-      void bot.updates
-        .handleUpdate(update)
-        .catch((error: unknown) => logger.error("webhook update failed", { error }));
+      void dispatch(update).catch((error: unknown) => logger.error("webhook update failed", { error }));
       return { ok: true };
     },
     // The body is read above, once the secret is known to be right.

@@ -19,7 +19,9 @@
  *   (`parse_mode` HTML and MarkdownV2 are parsed, with Telegram-like errors for unbalanced tags and
  *   unescaped reserved characters); explicit `entities` must lie within the text;
  * - `editMessageText` with identical content answers "message is not modified";
- * - `sendMessageDraft` only works in private chats;
+ * - `sendMessageDraft` only works in private chats (400 `TEXTDRAFT_PEER_INVALID` elsewhere), its text
+ *   is held to the same 4096 limit after entity parsing, and a draft sent with `can_stop` can be
+ *   stopped by the user ({@link FakeTelegramServer.stopDraft}: a `stopped_message_generation` update);
  * - `answerCallbackQuery` rejects unknown or already answered query ids;
  * - `getChatMember` answers each user's status (`member` once they wrote in the chat, `left`
  *   otherwise, or what {@link FakeTelegramServer.setChatMember} set) with the fields of that status;
@@ -129,6 +131,9 @@ export interface SentDraft {
   /** Text after `parse_mode` parsing. */
   text: string;
   entities?: TelegramMessageEntity[];
+  /** The user was offered a stop button (Bot API 10.3). */
+  can_stop?: boolean;
+  keep_on_stop?: boolean;
   at: number;
 }
 
@@ -232,6 +237,12 @@ export interface FakeTelegramServer {
     from?: UserSpec,
     options?: { force?: boolean },
   ): Update;
+  /**
+   * The user presses the stop button under draft `draftId` of a private chat (the latest draft
+   * there when omitted), as a Telegram client does: a `stopped_message_generation` update. Throws
+   * when there is no such draft or it was sent without `can_stop` (the client shows no button).
+   */
+  stopDraft(chatId: number, draftId?: number): Update;
   /** Queues any update (the `update_id` is assigned). */
   queueUpdate(update: Omit<Update, "update_id">): Update;
   /**
@@ -1154,7 +1165,8 @@ class FakeTelegram implements FakeTelegramServer {
     });
     on("sendMessageDraft", (params, call) => {
       const state = this.chatFor(params.chat_id);
-      if (state.chat.type !== "private") throw badRequest("method is available only in private chats");
+      // What Telegram answers for a group, supergroup or channel.
+      if (state.chat.type !== "private") throw badRequest("TEXTDRAFT_PEER_INVALID");
       const draftId = toInteger(params.draft_id);
       if (!draftId) throw badRequest("draft_id must be non-zero");
       const prepared = prepareText(params, call.warnings, true);
@@ -1165,6 +1177,12 @@ class FakeTelegram implements FakeTelegramServer {
         at: call.at,
       };
       if (prepared.entities) draft.entities = prepared.entities;
+      for (const flag of ["can_stop", "keep_on_stop"] as const) {
+        const value = params[flag];
+        if (value === undefined) continue;
+        if (typeof value !== "boolean") throw badRequest(`parameter "${flag}" must be a Boolean`);
+        draft[flag] = value;
+      }
       this.drafts.push(draft);
       return true;
     });
@@ -1561,6 +1579,18 @@ class FakeTelegram implements FakeTelegramServer {
     };
     this.callbackQueries.set(id, { answered: false });
     return this.queueUpdate({ callback_query: query });
+  }
+
+  stopDraft(chatId: number, draftId?: number): Update {
+    this.assertRunning();
+    const drafts = this.drafts.filter(
+      (draft) => draft.chat_id === chatId && (draftId === undefined || draft.draft_id === draftId),
+    );
+    const draft = drafts.at(-1);
+    if (!draft) throw new Error(`stopDraft: no draft${draftId ? ` ${draftId}` : ""} in chat ${chatId}`);
+    if (!draft.can_stop) throw new Error(`stopDraft: draft ${draft.draft_id} was sent without can_stop`);
+    const chat = this.chats.get(chatId)!.chat;
+    return this.queueUpdate({ stopped_message_generation: { chat, draft_id: draft.draft_id } });
   }
 
   queueUpdate(body: Omit<Update, "update_id">): Update {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { and, asc, eq } from "drizzle-orm";
 import { deliveries } from "../../src/bot/delivery/delivery-table";
 import { messages, sessions } from "../../src/db/schema";
-import { startTestBot } from "../helpers/bot-harness";
+import { pressDraftStop, startTestBot } from "../helpers/bot-harness";
 import { sessionInStatus } from "../helpers/debate-test-utils";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import { eventually } from "../helpers/eventually";
@@ -334,9 +334,59 @@ describe("bot delivery", () => {
     await eventually(() => telegram.drafts.filter((d) => d.chat_id === 7010).length >= 1);
     expect(telegram.calls.some((c) => c.method === "sendChatAction" && c.chatId === 7010)).toBe(true);
     const draftCalls = telegram.calls.filter((c) => c.method === "sendMessageDraft");
+    // Never tried in the group (Telegram answers TEXTDRAFT_PEER_INVALID there).
     expect(draftCalls.every((c) => c.chatId === 7010)).toBe(true);
     // Throttled: fewer drafts than deltas.
     expect(draftCalls.length).toBeLessThan(6);
+    // Rendered like the final message: the bold header line, then the text; with the stop button.
+    const draft = telegram.drafts.find((d) => d.chat_id === 7010)!;
+    expect(draft.text).toMatch(/^🤖 ChatGPT · .+ · раунд 1\/2\n\nword/);
+    expect(draft.entities?.[0]).toMatchObject({ type: "bold", offset: 0 });
+    expect(draft.can_stop).toBe(true);
     for (const id of Object.values(ids)) await stack.debate.stopSession(id, "user");
+  }, 60_000);
+
+  test("a streamed draft carries the final message's text and entities, never raw Markdown", async () => {
+    const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
+    stack.fakeLlm.setResponder(() => ({
+      chunks: ["**Bold** opening", " with `code` and a [link](https://example.org/a)."],
+      chunkDelayMs: 150,
+    }));
+    const sessionId = await startDebate(7020);
+    await closingOf(telegram, 7020);
+    const [first] = await rowsOf(sessionId);
+    const final = telegram.sent.find(
+      (m) => m.chat_id === 7020 && m.message_id === first!.telegramMessageIds![0],
+    )!;
+    const drafts = telegram.drafts.filter((d) => d.chat_id === 7020 && d.draft_id === first!.turnIndex + 1);
+    expect(drafts.length).toBeGreaterThan(0);
+    for (const draft of drafts) {
+      expect(draft.can_stop).toBe(true);
+      expect(draft.text).not.toContain("**");
+    }
+    const last = drafts.at(-1)!;
+    expect({ text: last.text, entities: last.entities }).toEqual({
+      text: final.text,
+      entities: final.entities,
+    });
+    expect(final.entities?.map((entity) => entity.type)).toEqual(["bold", "bold", "code", "text_link"]);
+  }, 60_000);
+
+  test("Telegram's stop button under a draft stops the debate as «Stop dialog» does", async () => {
+    const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
+    stack.fakeLlm.setResponder(() => ({
+      chunks: Array.from({ length: 60 }, (_, index) => `point${index} `),
+      chunkDelayMs: 100,
+    }));
+    const sessionId = await startDebate(7021);
+    const stopped = await pressDraftStop(telegram, 7021);
+    expect(stopped.draft_id).toBe(1);
+    const closing = await closingOf(telegram, 7021);
+    expect(closing.text).toContain("stopped by the user");
+    const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+    expect([row?.status, row?.stopReason]).toEqual(["stopped", "user"]);
+    // The turn being drafted was aborted: nothing of it is posted.
+    expect(turnsIn(telegram, 7021)).toEqual([]);
+    await stack.fakeLlm.waitForAbort(0);
   }, 60_000);
 });

@@ -8,7 +8,7 @@ import { closingReason, languageOf, TEXTS } from "../i18n/texts";
 import { menuKeyboard } from "../keyboards";
 import type { DeliveryStore } from "./delivery-store";
 import { type FloodControlledSender, LeaseLostError } from "./flood-control";
-import { markdownToTelegram, plain, splitTelegramText, type TelegramText, withHeader } from "./telegram-text";
+import { plain, renderTurn, splitTelegramText, type TelegramText } from "./telegram-text";
 
 /**
  * The bot's outbox: what is posted is driven by the persisted transcript, not by events. Events
@@ -108,7 +108,7 @@ export function createOutbox(deps: {
       row.round,
       session.maxRounds,
     );
-    return splitTelegramText(withHeader(header, markdownToTelegram(row.content)));
+    return renderTurn(header, row.content);
   };
 
   /** A send guarded by the session's lease, checked right before Telegram is called. */
