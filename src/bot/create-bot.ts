@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import {
   Bot,
   EventQueue,
+  type TelegramCallbackQuery,
   type TelegramMessage,
   type TelegramMessageGenerationStopped,
   type TelegramUpdate,
@@ -21,6 +22,7 @@ import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-
 import { startLiveDelivery } from "./delivery/live-delivery";
 import { createOutbox, type Outbox } from "./delivery/outbox";
 import { refuseBlocked } from "./features/admission";
+import { pressButton } from "./features/buttons";
 import { createChatAdminCheck } from "./features/chat-admins";
 import { donateFeature } from "./features/donate";
 import { awaitingTopicKey, type FeatureContext, type FeatureDeps } from "./features/feature-context";
@@ -249,9 +251,35 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     );
   });
   // Edited messages are deliberately ignored: a changed topic after the fact changes nothing.
-  bot.on("callback_query", async (context) => {
-    // No feature uses callback buttons today; answer anyway so clients stop spinning.
-    await bot.api.answerCallbackQuery({ callback_query_id: context.payload.id, suppress: true });
+  // Every callback query is answered, whatever its data and whatever happens while handling it:
+  // an unanswered one leaves the button spinning on the user's screen.
+  bot.on("callback_query", (context) => {
+    const query = context.payload as TelegramCallbackQuery;
+    const answer = async (text?: string) => {
+      await bot.api.answerCallbackQuery({
+        callback_query_id: query.id,
+        ...(text ? { text } : {}),
+        suppress: true,
+      });
+    };
+    const chat = query.message?.chat;
+    if (!chat || query.from.is_bot || query.data === undefined) return answer();
+    const data = query.data;
+    const verdict = spam.admit(query.from.id);
+    if (verdict === "drop") return answer();
+    if (verdict === "notify") return answer(TEXTS[languageOf(query.from.language_code)].tooManyMessages);
+    return inChatOrder(chat.id, async () => {
+      let text: string | undefined;
+      try {
+        const pressed = await contextFor(chat.id, chat.type, query.from);
+        text = pressed.user.blocked ? pressed.texts.blocked : await pressButton(features, pressed, data);
+      } catch (error) {
+        logger.error("button failed", { chatId: chat.id, error });
+        text = TEXTS[languageOf(query.from.language_code)].buttonFailed;
+      } finally {
+        await answer(text);
+      }
+    });
   });
 
   /**

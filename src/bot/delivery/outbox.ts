@@ -25,6 +25,8 @@ export interface Outbox {
    * session the bot did not open itself (another door or instance) is tracked from then on.
    */
   chatOf(sessionId: string): Promise<number | null>;
+  /** The chat's newest session, or null: buttons of any other are stale. */
+  lastSession(chatId: number): Promise<string | null>;
   /** Schedules a pass for the chat (coalesced while one runs). */
   kick(chatId: number): void;
   /**
@@ -269,6 +271,7 @@ export function createOutbox(deps: {
       return chatId;
     },
     kick,
+    lastSession: (chatId) => store.lastSession(chatId),
     async hasUndelivered(chatId) {
       const pass = running.get(chatId);
       if (pass) await Promise.race([pass, clock.sleep(PASS_WAIT_MS)]);

@@ -60,6 +60,10 @@ export interface BotTexts {
   nothingRunning: string;
   stopping: string;
   closing(reason: string | null, rounds: number, maxRounds: number, totals: SessionTotals): string;
+  /** Callback answers: a button whose data is unknown or outdated, one of an older debate, a failure. */
+  buttonExpired: string;
+  debateOver: string;
+  buttonFailed: string;
   donate: string;
   donateButton: string;
   donateUnavailable: string;
@@ -190,6 +194,9 @@ const ru: BotTexts = {
   stopping: "Останавливаю обсуждение…",
   closing: (reason, rounds, maxRounds, totals) =>
     `Обсуждение завершено: ${REASONS.ru[reason ?? ""] ?? reason ?? "—"}. Раундов: ${rounds}/${maxRounds}. Токены: ${totals.tokensIn} вх. / ${totals.tokensOut} вых. Стоимость: ${formatCost(totals.cost)}.`,
+  buttonExpired: "Эта кнопка больше не работает.",
+  debateOver: "Это обсуждение уже закончилось.",
+  buttonFailed: "Не получилось, попробуйте ещё раз.",
   donate: "Спасибо, что хотите поддержать проект!",
   donateButton: "Отблагодарить",
   donateUnavailable: "Ссылка для благодарности пока не настроена.",
@@ -252,6 +259,9 @@ const en: BotTexts = {
   stopping: "Stopping the discussion…",
   closing: (reason, rounds, maxRounds, totals) =>
     `Discussion ended: ${REASONS.en[reason ?? ""] ?? reason ?? "—"}. Rounds: ${rounds}/${maxRounds}. Tokens: ${totals.tokensIn} in / ${totals.tokensOut} out. Cost: ${formatCost(totals.cost)}.`,
+  buttonExpired: "This button no longer works.",
+  debateOver: "This discussion has already ended.",
+  buttonFailed: "That did not work, please try again.",
   donate: "Thank you for wanting to support the project!",
   donateButton: "Thank the creator",
   donateUnavailable: "The thank-you link is not configured yet.",
