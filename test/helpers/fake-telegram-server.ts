@@ -124,6 +124,17 @@ export interface SentMessage {
   deleted: boolean;
 }
 
+/** A file the bot uploaded with `sendDocument` (multipart), its content read as text. */
+export interface SentDocument {
+  message_id: number;
+  chat_id: number;
+  file_name: string;
+  mime_type: string;
+  content: string;
+  caption?: string;
+  at: number;
+}
+
 /** A draft the bot streamed with `sendMessageDraft`. */
 export interface SentDraft {
   chat_id: number;
@@ -213,6 +224,8 @@ export interface FakeTelegramServer {
   sent: SentMessage[];
   /** Drafts streamed with `sendMessageDraft`, in order. */
   drafts: SentDraft[];
+  /** Documents uploaded with `sendDocument`, in order. */
+  documents: SentDocument[];
   /** Answers to callback queries, in order. */
   callbackAnswers: CallbackAnswer[];
   /** Rate limit violations, in order. */
@@ -373,6 +386,7 @@ const KNOWN_METHODS = [
   "deleteMessage",
   "sendChatAction",
   "sendMessageDraft",
+  "sendDocument",
   "answerCallbackQuery",
   "getChatMember",
 ];
@@ -942,6 +956,7 @@ class FakeTelegram implements FakeTelegramServer {
   readonly calls: ApiCall[] = [];
   readonly sent: SentMessage[] = [];
   readonly drafts: SentDraft[] = [];
+  readonly documents: SentDocument[] = [];
   readonly callbackAnswers: CallbackAnswer[] = [];
   readonly violations: RateLimitViolation[] = [];
   readonly droppedUpdates: Update[] = [];
@@ -1052,12 +1067,16 @@ class FakeTelegram implements FakeTelegramServer {
       }
     } else if (contentType.includes("multipart/form-data") || contentType.includes("x-www-form-urlencoded")) {
       const form = await request.formData();
+      const uploads: Promise<void>[] = [];
       form.forEach((value, key) => {
-        params[key] =
-          typeof value === "string"
-            ? decodeFormValue(key, value)
-            : { file_name: value.name, size: value.size, mime_type: value.type };
+        if (typeof value === "string") params[key] = decodeFormValue(key, value);
+        else {
+          const file = { file_name: value.name, size: value.size, mime_type: value.type, content: "" };
+          params[key] = file;
+          uploads.push(value.text().then((content) => void (file.content = content)));
+        }
       });
+      await Promise.all(uploads);
       call.encoding = contentType.includes("multipart") ? "multipart" : "urlencoded";
     }
     call.params = params;
@@ -1185,6 +1204,45 @@ class FakeTelegram implements FakeTelegramServer {
       }
       this.drafts.push(draft);
       return true;
+    });
+    on("sendDocument", (params, call) => {
+      const state = this.chatFor(params.chat_id);
+      const file = params.document as
+        | { file_name?: string; mime_type?: string; content?: string }
+        | undefined;
+      // A file_id or URL string is not an upload: this fake only keeps uploaded files.
+      if (!file || typeof file !== "object" || typeof file.content !== "string") {
+        throw badRequest("there is no document in the request");
+      }
+      if (file.content.length === 0) throw badRequest("file must be non-empty");
+      const caption = params.caption === undefined ? undefined : String(params.caption);
+      if (caption !== undefined && caption.length > 1024) throw badRequest("message caption is too long");
+      this.checkRateLimit(call, state);
+      const message: TelegramMessage = {
+        message_id: state.nextMessageId++,
+        from: this.botUser,
+        chat: state.chat,
+        date: Math.floor(call.at / 1000),
+        document: {
+          file_id: `BQACAgIAAx-doc${this.documents.length + 1}`,
+          file_unique_id: `doc${this.documents.length + 1}`,
+          file_name: file.file_name ?? "document",
+          mime_type: file.mime_type || "application/octet-stream",
+          file_size: Buffer.byteLength(file.content, "utf8"),
+        },
+        ...(caption !== undefined ? { caption } : {}),
+      };
+      state.messages.set(message.message_id, { message, fromBot: true });
+      this.documents.push({
+        message_id: message.message_id,
+        chat_id: state.chat.id,
+        file_name: message.document!.file_name!,
+        mime_type: message.document!.mime_type!,
+        content: file.content,
+        ...(caption !== undefined ? { caption } : {}),
+        at: call.at,
+      });
+      return message;
     });
     on("getChatMember", (params) => {
       const state = this.chatFor(params.chat_id);

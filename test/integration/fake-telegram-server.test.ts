@@ -266,6 +266,25 @@ describe("fake Telegram server with a real GramIO bot on long polling", () => {
     expect(() => server.stopDraft(club.id)).toThrow(/no draft/);
   });
 
+  test("sendDocument: an uploaded file is kept with its name, type, content and caption", async () => {
+    const sent = await bot.api.sendDocument({
+      chat_id: alice.id,
+      document: new File(["# Transcript\n\nЁжик 🦔"], "debate.md", { type: "text/markdown" }),
+      caption: "Transcript",
+    });
+    expect(sent.document?.file_name).toBe("debate.md");
+    expect(server.documents.at(-1)).toMatchObject({
+      chat_id: alice.id,
+      message_id: sent.message_id,
+      file_name: "debate.md",
+      mime_type: "text/markdown",
+      content: "# Transcript\n\nЁжик 🦔",
+      caption: "Transcript",
+    });
+    const missing = await raw(server, "sendDocument", { chat_id: alice.id, document: "not-a-file-id" });
+    expect(missing.status).toBe(400);
+  });
+
   test("editMessageText refuses unchanged content; deleted messages cannot be edited", async () => {
     const message = await bot.api.sendMessage({ chat_id: alice.id, text: "draft" });
     const same = await telegramError(
