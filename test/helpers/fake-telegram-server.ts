@@ -1073,7 +1073,11 @@ class FakeTelegram implements FakeTelegramServer {
         else {
           const file = { file_name: value.name, size: value.size, mime_type: value.type, content: "" };
           params[key] = file;
-          uploads.push(value.text().then((content) => void (file.content = content)));
+          uploads.push(
+            value.text().then((content) => {
+              file.content = content;
+            }),
+          );
         }
       });
       await Promise.all(uploads);
