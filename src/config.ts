@@ -51,6 +51,9 @@ export const roundsRule = type(`${ROUNDS_RANGE.min} <= number.integer <= ${ROUND
 /** {@link ROUNDS_RANGE} in words, for messages: "an integer from 1 to 50". */
 export const ROUNDS_EXPECTED = `an integer from ${ROUNDS_RANGE.min} to ${ROUNDS_RANGE.max}`;
 
+/** How many rounds one "continue" adds to a finished or stopped debate (API, bot, admin). */
+export const CONTINUE_ROUNDS_RANGE = { min: 1, max: 10 } as const;
+
 /** Settings that operators may change at runtime (settings table); their env values are the defaults. */
 export const runtimeSettingSpecs = {
   MAX_ROUNDS: {
@@ -118,6 +121,12 @@ export const runtimeSettingSpecs = {
     schema: type("'on' | 'off'"),
     defaultValue: "on",
     expected: "on or off",
+  },
+  // The provider whose model writes the verdicts; empty = the first enabled provider with a usable key.
+  MODERATOR_PROVIDER_ID: {
+    schema: type("string.integer.parse").pipe(type("1 <= number.integer <= 2147483647")),
+    defaultValue: "",
+    expected: "a provider id (empty: the first enabled provider)",
   },
 } as const satisfies Record<string, VariableSpec>;
 
@@ -198,6 +207,8 @@ export interface RuntimeSettings {
   ACCESS_MODE: "open" | "allowlist";
   /** `off`: the bot starts nothing in groups. */
   GROUP_CHATS: "on" | "off";
+  /** The provider that writes verdicts; "" = the first enabled provider with a usable key. */
+  MODERATOR_PROVIDER_ID: number | "";
 }
 
 /** The parsed configuration. */
@@ -283,7 +294,11 @@ export function parseRuntimeSetting(
   }
   // A JSON number may come in exponent form (1e-7): its decimal spelling is what the rules read.
   const text = typeof value === "number" ? decimalText(value) : value;
-  if (text.trim() === "") throw new ConfigError(`${key} must be ${runtimeSettingSpecs[key].expected}`, key);
+  if (text.trim() === "") {
+    // A setting whose default is empty may be cleared (MODERATOR_PROVIDER_ID: back to "the first").
+    if (runtimeSettingSpecs[key].defaultValue === "") return "" as RuntimeSettings[RuntimeSettingKey];
+    throw new ConfigError(`${key} must be ${runtimeSettingSpecs[key].expected}`, key);
+  }
   const parsed = parseVariable(key, text);
   const normalized = normalizeSetting(key, parsed);
   // Money is kept to 8 places: a positive amount below that would silently become 0 ("no limit").

@@ -17,6 +17,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { DEBATE_FORMATS } from "../debate/debate-formats";
 
 /** Drizzle schema of the core's tables: the single source of their types (SPEC §7). */
 
@@ -49,7 +50,9 @@ export const stopReason = pgEnum("stop_reason", [
   "error",
 ]);
 export const participantStatus = pgEnum("participant_status", ["active", "excluded"]);
-export const authorType = pgEnum("author_type", ["model", "system", "summary", "user"]);
+/** `user`: an interjection of the debate's user or the operator; `verdict`: the moderator's synthesis. */
+export const authorType = pgEnum("author_type", ["model", "system", "summary", "user", "verdict"]);
+export const debateFormat = pgEnum("debate_format", DEBATE_FORMATS);
 export const providerType = pgEnum("provider_type", ["openai", "deepseek", "openai_compatible"]);
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
@@ -129,6 +132,17 @@ export const sessions = pgTable(
     source: text("source").$type<SessionSource>().notNull().default("api"),
     /** Language of bot texts for this session's chat (ru or en). */
     language: text("language").notNull().default("ru"),
+    /** The debate format: its turn policy and prompt frames (src/debate/formats). */
+    format: debateFormat("format").notNull().default("roundtable"),
+    /** Whether a moderator writes a verdict after the last round. */
+    verdict: boolean("verdict").notNull().default(true),
+    /**
+     * A verdict asked for after the session ended (`requestVerdict`): the session stays ended and is
+     * run once more, for the verdict alone; cleared by the step that writes it (or says it failed).
+     */
+    verdictRequestedAt: timestamp("verdict_requested_at", { withTimezone: true }),
+    /** When a continued session went back to running: its wall-clock limit counts from here. */
+    resumedAt: timestamp("resumed_at", { withTimezone: true }),
     maxRounds: integer("max_rounds").notNull(),
     currentRound: integer("current_round").notNull().default(0),
     /** The order_index of the participant who speaks next within `current_round`. */
@@ -148,6 +162,10 @@ export const sessions = pgTable(
       sql`(${table.status} in ('created', 'running')) = (${table.stopReason} is null)`,
     ),
     index("sessions_status_idx").on(table.status, table.createdAt),
+    // What the scheduler resumes besides running sessions: ended ones waiting for a requested verdict.
+    index("sessions_verdict_requested_idx")
+      .on(table.verdictRequestedAt)
+      .where(sql`${table.verdictRequestedAt} is not null`),
     index("sessions_chat_idx").on(table.chatId, table.status),
     // One open debate per chat, whatever door or instance tries to open a second one.
     uniqueIndex("sessions_one_open_per_chat")

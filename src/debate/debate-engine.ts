@@ -14,6 +14,7 @@ import { createScheduler, type Scheduler, type SchedulerOptions } from "./schedu
 import { createSessionReader } from "./session-reader";
 import { createSessionStore } from "./session-store";
 import { createTurnRunner } from "./turn-runner";
+import { createModeratorSource } from "./verdict";
 
 /** The debate core as the doors see it. */
 export interface DebateEngine {
@@ -59,6 +60,13 @@ export function createDebateEngine(deps: {
     modelFor: createModelFactory({ secretBox: deps.secretBox, options: deps.models }),
     deltaIntervalMs: deps.deltaIntervalMs,
     observer: deps.observer,
+    events,
+    moderator: createModeratorSource({
+      db: deps.db,
+      settings: deps.settings,
+      secretBox: deps.secretBox,
+      logger,
+    }),
     budgets: createDailyBudgetSource({
       db: deps.db,
       settings: deps.settings,

@@ -3,6 +3,12 @@ export type DebateErrorCode =
   | "session_not_found"
   | "invalid_state"
   | "invalid_topic"
+  /** A field of the request out of its range or set (format, verdict, language, rounds to continue). */
+  | "invalid_input"
+  /** An interjection that is empty or too long. */
+  | "invalid_content"
+  /** Too frequent (interjections); `details.retry_after_sec`. */
+  | "rate_limited"
   | "not_enough_participants"
   | "provider_not_found"
   | "personality_not_found"

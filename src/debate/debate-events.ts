@@ -20,6 +20,8 @@ export type DebateEvent =
       sessionId: string;
       maxRounds: number;
       participants: { id: number; name: string; persona: string | null }[];
+      /** A finished or stopped debate going on for more rounds (`continueSession`). */
+      continued?: boolean;
     }
   | {
       type: "turn-start";
@@ -38,13 +40,28 @@ export type DebateEvent =
       messageId: number;
       participantId: number;
       name: string;
+      /** The row's author type: a turn is always a model's. */
+      authorType: "model";
       content: string;
       tokensIn: number;
       tokensOut: number;
       cachedTokens: number;
       cost: string;
     }
-  | { type: "message-created"; sessionId: string; messageId: number; authorType: "system" | "summary" }
+  | {
+      /**
+       * A written row other than a turn: a notice (`system`), a `summary`, an interjection (`user`,
+       * acknowledged by the doors, not posted again), or the moderator's `verdict`.
+       */
+      type: "message-created";
+      sessionId: string;
+      messageId: number;
+      authorType: "system" | "summary" | "user" | "verdict";
+      turnIndex: number;
+      round: number;
+      authorName: string;
+      content: string;
+    }
   | {
       type: "participant-excluded";
       sessionId: string;

@@ -5,7 +5,7 @@ import type { TurnOutcome } from "./debate-policy";
 /** One LLM call of a debate as it ended: a success with its accounting, or the failure's kind. */
 export interface LlmCallRecord {
   provider: string;
-  kind: "turn" | "summary";
+  kind: "turn" | "summary" | "verdict";
   outcome: "success" | LlmFailureKind;
   /** The successful attempt's latency; for a failure, the whole call (retries included). */
   durationMs: number;

@@ -2,6 +2,7 @@ import type { Session, SessionParticipant, StopReason } from "../db/schema";
 import type { DailyBudget } from "./daily-budget";
 import type { SessionTotals } from "./debate-events";
 import { type DebateTexts, debateTexts } from "./debate-texts";
+import { formatOf } from "./formats";
 import { type LoopVerdict, MAX_LOOP_STRIKES } from "./loop-guard";
 import { sumTotals } from "./session-reader";
 import type { MessageDraft, NewStepMessage, ParticipantChange, Step } from "./step-writer";
@@ -31,10 +32,18 @@ export interface DebateState {
   dailyBudgets?: readonly DailyBudget[];
 }
 
-/** What to do next: a participant speaks in `round`, or the debate ends with `step`. */
+/**
+ * What to do next: a participant speaks in `round`; every active participant answers `round` at
+ * once (a parallel format); the moderator writes the verdict; or the debate ends with `step`.
+ */
 export type TurnPlan =
   | { kind: "speak"; speaker: SessionParticipant; round: number }
+  | { kind: "round"; speakers: SessionParticipant[]; round: number }
+  | { kind: "verdict"; round: number }
   | { kind: "end"; step: Step };
+
+/** The cursor's `next_order_index` once a round is over: past every speaking slot. */
+export const END_OF_ROUND = 1_000_000;
 
 /** A model's answer, accounted and judged by the loop guard. */
 export interface AnswerOutcome {
@@ -85,45 +94,100 @@ export function noParticipantsReason(state: Pick<DebateState, "participants" | "
   return reason === TIMED_OUT_TWICE ? "turn_timeout" : "no_participants";
 }
 
+/** The participants active in `state`, in their speaking order of `round` (the format's slots). */
+function speakingOrder(
+  state: Pick<DebateState, "session" | "participants">,
+  round: number,
+  without?: Set<number>,
+) {
+  const format = formatOf(state.session.format);
+  const first = Math.min(...state.participants.map((participant) => participant.orderIndex));
+  return activeParticipants(state)
+    .filter((participant) => !without?.has(participant.id))
+    .map((participant) => ({
+      participant,
+      slot: format.slot(participant.orderIndex, round, state.session.maxRounds, first),
+    }))
+    .sort((a, b) => a.slot - b.slot);
+}
+
+/** Whether the moderator's verdict is due: asked for after the end, or the last round is over and none covers it. */
+export function verdictDue(state: Pick<DebateState, "session" | "messages">): boolean {
+  if (state.session.status !== "running") return state.session.verdictRequestedAt != null;
+  return state.session.verdict === true && !hasCurrentVerdict(state);
+}
+
+/** A verdict written after the last turn (a continued debate's older verdict does not count). */
+export function hasCurrentVerdict(state: Pick<DebateState, "messages">): boolean {
+  const verdict = state.messages.findLast((message) => message.authorType === "verdict");
+  if (!verdict) return false;
+  const lastTurn = state.messages.findLast((message) => message.authorType === "model");
+  return !lastTurn || lastTurn.turnIndex < verdict.turnIndex;
+}
+
+/** The limits that cost money (tokens, cost, daily budgets): what a verdict, one more call, must respect. */
+const MONEY_LIMITS = new Set(["token_limit", "cost_limit"]);
+
 /** Who speaks next, or how the debate ends now (a limit, too few participants, the last round done). */
 export function planTurn(state: DebateState, now: number): TurnPlan {
-  const stillActive = activeParticipants(state);
+  const { session } = state;
   const stop = stopFor({
     now,
-    startedAt: state.session.startedAt?.getTime() ?? now,
+    startedAt: (session.resumedAt ?? session.startedAt)?.getTime() ?? now,
     limits: state.limits,
     totals: state.totals,
-    activeParticipants: stillActive.length,
+    activeParticipants: activeParticipants(state).length,
     dailyBudgets: state.dailyBudgets,
   });
-  if (stop) {
-    const reason = stop.reason === "no_participants" ? noParticipantsReason(state) : stop.reason;
-    return {
-      kind: "end",
-      step: {
-        messages: [],
-        end: { status: "stopped", reason, ...(stop.detail ? { detail: stop.detail } : {}) },
-      },
-    };
+  if (session.status !== "running") {
+    // Ended, run again for a requested verdict only.
+    return stop && MONEY_LIMITS.has(stop.reason)
+      ? { kind: "end", step: verdictStep(state, { kind: "over-limit" }) }
+      : { kind: "verdict", round: session.currentRound };
   }
-  let round = state.session.currentRound;
-  let speaker = stillActive.find((participant) => participant.orderIndex >= state.session.nextOrderIndex);
-  if (!speaker) {
-    // The scheduled speaker was excluded at the end of a round: the next round starts.
-    speaker = stillActive[0]!;
+  let round = session.currentRound;
+  let next = speakingOrder(state, round).find(({ slot }) => slot >= session.nextOrderIndex);
+  if (!next) {
+    // The round is over (or its last speaker was excluded): the next one starts.
     round += 1;
+    next = speakingOrder(state, round)[0];
   }
-  if (round > state.session.maxRounds) {
+  if (round > session.maxRounds || !next) {
+    // Every round is done: the verdict, unless a limit leaves no room for one more call.
+    if (round > session.maxRounds && verdictDue(state)) {
+      return stop && MONEY_LIMITS.has(stop.reason)
+        ? { kind: "end", step: verdictStep(state, { kind: "over-limit" }) }
+        : { kind: "verdict", round: session.maxRounds };
+    }
+    if (round > session.maxRounds) {
+      return {
+        kind: "end",
+        step: {
+          messages: [],
+          cursor: { currentRound: session.maxRounds, nextOrderIndex: END_OF_ROUND },
+          end: { status: "finished", reason: "max_rounds" },
+        },
+      };
+    }
+  }
+  if (stop || !next) {
+    const reason = !stop || stop.reason === "no_participants" ? noParticipantsReason(state) : stop.reason;
     return {
       kind: "end",
       step: {
         messages: [],
-        cursor: { currentRound: state.session.maxRounds, nextOrderIndex: 0 },
-        end: { status: "finished", reason: "max_rounds" },
+        end: { status: "stopped", reason, ...(stop?.detail ? { detail: stop.detail } : {}) },
       },
     };
   }
-  return { kind: "speak", speaker, round };
+  if (formatOf(session.format).parallelRounds) {
+    return {
+      kind: "round",
+      round,
+      speakers: speakingOrder(state, round).map(({ participant }) => participant),
+    };
+  }
+  return { kind: "speak", speaker: next.participant, round };
 }
 
 /** What a turn of `speaker` in `round` writes, given its outcome. */
@@ -133,15 +197,92 @@ export function stepAfterTurn(
   round: number,
   outcome: TurnOutcome,
 ): Step {
-  const turn = { state, speaker, round, texts: debateTexts(state.session.language) };
+  const step = turnStep(turnOf(state, speaker, round), outcome);
+  return step.end ? step : advance(state, speaker, round, step);
+}
+
+/**
+ * What a round of a parallel format writes: every speaker's answer (or notice, or exclusion) in
+ * speaking order, then the cursor moves to the next round (or the debate ends after the last).
+ */
+export function stepAfterRound(
+  state: DebateState,
+  round: number,
+  outcomes: readonly { speaker: SessionParticipant; outcome: TurnOutcome }[],
+): Step {
+  const steps = outcomes.map(({ speaker, outcome }) => turnStep(turnOf(state, speaker, round), outcome));
+  const merged: Step = {
+    messages: steps.flatMap((step) => step.messages),
+    participants: steps.flatMap((step) => step.participants ?? []),
+  };
+  const end = steps.find((step) => step.end)?.end;
+  if (end) return { ...merged, end };
+  return roundOver(state, round, merged, excludedBy(merged));
+}
+
+const turnOf = (state: DebateState, speaker: SessionParticipant, round: number): Turn => ({
+  state,
+  speaker,
+  round,
+  texts: debateTexts(state.session.language),
+});
+
+/** What a turn's outcome writes for its speaker (the answer, a notice, an exclusion), before the cursor moves. */
+function turnStep(turn: Turn, outcome: TurnOutcome): Step {
   switch (outcome.kind) {
     case "provider-missing":
-      return exclude(turn, "provider removed", turn.texts.excludedMissing(speaker.displayName));
+      return exclude(turn, "provider removed", turn.texts.excludedMissing(turn.speaker.displayName));
     case "failure":
       return afterFailure(turn, outcome);
     case "answer":
       return afterAnswer(turn, outcome);
   }
+}
+
+/** What the moderator's call came to. */
+export type VerdictOutcome =
+  | { kind: "answer"; moderator: string; message: AnswerOutcome["message"] }
+  | { kind: "failure"; publicCause: string }
+  | { kind: "no-moderator" }
+  | { kind: "over-limit" };
+
+/**
+ * The step of the verdict: its row (or a note saying why there is none), then the end. A debate
+ * that ran its rounds finishes; an ended one asked for a verdict keeps its outcome and only drops
+ * the request.
+ */
+export function verdictStep(state: DebateState, outcome: VerdictOutcome): Step {
+  const texts = debateTexts(state.session.language);
+  const round = Math.min(state.session.currentRound, state.session.maxRounds);
+  const note = (content: string): NewStepMessage => ({
+    round,
+    authorType: "system",
+    authorName: "system",
+    participantId: null,
+    content,
+  });
+  let message: NewStepMessage;
+  if (outcome.kind === "answer" && outcome.message.content.length > 0) {
+    message = { ...note(""), authorType: "verdict", authorName: outcome.moderator, ...outcome.message };
+  } else if (outcome.kind === "answer") {
+    // An empty verdict still cost its call: the note carries its accounting.
+    message = { ...outcome.message, ...note(texts.verdictFailed(texts.verdictEmpty)) };
+  } else {
+    message = note(
+      outcome.kind === "failure"
+        ? texts.verdictFailed(outcome.publicCause)
+        : outcome.kind === "no-moderator"
+          ? texts.verdictNoModerator
+          : texts.verdictOverLimit,
+    );
+  }
+  if (state.session.status !== "running") return { messages: [message], verdictDone: true };
+  return {
+    messages: [message],
+    verdictDone: true,
+    cursor: { currentRound: state.session.maxRounds, nextOrderIndex: END_OF_ROUND },
+    end: { status: "finished", reason: "max_rounds" },
+  };
 }
 
 interface Turn {
@@ -183,10 +324,10 @@ function afterFailure(turn: Turn, failure: FailureOutcome): Step {
   const content = failure.timedOut
     ? texts.turnTimeout(speaker.displayName)
     : texts.turnFailed(speaker.displayName, failure.publicCause);
-  return advance(turn, {
+  return {
     messages: [notice(turn, content)],
     participants: [{ id: speaker.id, set: { consecutiveTimeouts: failures } }],
-  });
+  };
 }
 
 function afterAnswer(turn: Turn, answer: AnswerOutcome): Step {
@@ -207,7 +348,7 @@ function afterAnswer(turn: Turn, answer: AnswerOutcome): Step {
       consecutiveTimeouts: 0,
     });
   }
-  return advance(turn, {
+  return {
     // A held-back answer is not silent: the chat gets one short line saying so.
     messages: ok
       ? [message]
@@ -217,7 +358,7 @@ function afterAnswer(turn: Turn, answer: AnswerOutcome): Step {
       strikes === speaker.loopStrikes && speaker.consecutiveTimeouts === 0
         ? []
         : [{ id: speaker.id, set: { loopStrikes: strikes, consecutiveTimeouts: 0 } }],
-  });
+  };
 }
 
 /** A step that excludes the speaker (with a notice) and moves on. */
@@ -228,27 +369,46 @@ function exclude(
   before: NewStepMessage[] = [],
   set: ParticipantChange = {},
 ): Step {
-  return advance(
-    turn,
-    {
-      messages: [...before, notice(turn, content)],
-      participants: [{ id: turn.speaker.id, set: { ...set, status: "excluded", exclusionReason: reason } }],
-    },
-    turn.speaker.id,
-  );
+  return {
+    messages: [...before, notice(turn, content)],
+    participants: [{ id: turn.speaker.id, set: { ...set, status: "excluded", exclusionReason: reason } }],
+  };
 }
 
-/** Moves the cursor past the speaker (who may just be excluded), ending the debate after the last round. */
-function advance(turn: Turn, step: Step, excludedId?: number): Step {
-  const stillActive = activeParticipants(turn.state).filter((participant) => participant.id !== excludedId);
-  const next = stillActive.find((participant) => participant.orderIndex > turn.speaker.orderIndex);
-  const cursor = next
-    ? { currentRound: turn.round, nextOrderIndex: next.orderIndex }
-    : { currentRound: turn.round + 1, nextOrderIndex: stillActive[0]?.orderIndex ?? 0 };
-  if (cursor.currentRound > turn.state.session.maxRounds) {
-    return { ...step, end: { status: "finished", reason: "max_rounds" } };
+const excludedBy = (step: Step) =>
+  new Set(
+    (step.participants ?? []).filter((change) => change.set.status === "excluded").map((change) => change.id),
+  );
+
+/** Moves the cursor past the speaker (who may just be excluded), to the next round after the last speaker. */
+function advance(state: DebateState, speaker: SessionParticipant, round: number, step: Step): Step {
+  const without = excludedBy(step);
+  const order = speakingOrder(state, round, without);
+  const slotOf = (participant: SessionParticipant) =>
+    formatOf(state.session.format).slot(
+      participant.orderIndex,
+      round,
+      state.session.maxRounds,
+      Math.min(...state.participants.map((p) => p.orderIndex)),
+    );
+  const mine = slotOf(speaker);
+  const next = order.find(({ slot }) => slot > mine);
+  if (next) return { ...step, cursor: { currentRound: round, nextOrderIndex: next.slot } };
+  return roundOver(state, round, step, without);
+}
+
+/**
+ * The round is over: the next one starts with its first speaker, or, after the last round, the
+ * debate finishes — unless the verdict is due, which the next plan writes.
+ */
+function roundOver(state: DebateState, round: number, step: Step, without: Set<number>): Step {
+  if (round + 1 <= state.session.maxRounds) {
+    const first = speakingOrder(state, round + 1, without)[0];
+    return { ...step, cursor: { currentRound: round + 1, nextOrderIndex: first?.slot ?? 0 } };
   }
-  return { ...step, cursor };
+  const cursor = { currentRound: round, nextOrderIndex: END_OF_ROUND };
+  if (verdictDue(state)) return { ...step, cursor };
+  return { ...step, cursor, end: { status: "finished", reason: "max_rounds" } };
 }
 
 /** Moves `state` past `step`, whose rows are `drafts`: what the next decision sees. No I/O. */
@@ -259,6 +419,7 @@ export function applyStep(state: DebateState, step: Step, drafts: MessageDraft[]
     ...(step.end
       ? { status: step.end.status, stopReason: step.end.reason, stopDetail: step.end.detail ?? null }
       : {}),
+    ...(step.verdictDone ? { verdictRequestedAt: null } : {}),
   };
   state.messages.push(...drafts);
   state.totals = sumTotals([state.totals, ...drafts]);

@@ -1,5 +1,5 @@
 import { asc, inArray } from "drizzle-orm";
-import { ROUNDS_RANGE, type RuntimeSettings } from "../config";
+import { CONTINUE_ROUNDS_RANGE, ROUNDS_RANGE, type RuntimeSettings } from "../config";
 import {
   isPublicSource,
   type Message,
@@ -22,7 +22,10 @@ import { type CostEstimate, estimateDebateCost } from "./cost-estimate";
 import { checkDailyGate, type DailyGate } from "./daily-usage";
 import { DebateError } from "./debate-errors";
 import type { SessionTotals } from "./debate-events";
+import { DEBATE_FORMATS, DEFAULT_DEBATE_FORMAT, type DebateFormat, isDebateFormat } from "./debate-formats";
+import { debateTexts, languageOfTopic } from "./debate-texts";
 import { type ProviderProblem, providerProblem } from "./model-factory";
+import { exportSession, type SessionExport } from "./session-export";
 import type { SessionDetail, SessionListItem, SessionReader } from "./session-reader";
 import type { NewParticipant, SessionStore } from "./session-store";
 import type { SessionLimits } from "./stop-conditions";
@@ -42,10 +45,26 @@ export interface CreateSessionInput {
   userId?: number | null;
   chatId?: number | null;
   source?: SessionSource;
+  /** The language of the session's system texts; default: the topic's (Cyrillic → ru, else en). */
   language?: "ru" | "en";
+  /** Default `roundtable`. */
+  format?: DebateFormat;
+  /** Whether a moderator writes a verdict after the last round; default true. */
+  verdict?: boolean;
+}
+
+/** An interjection in a running debate: the debate's user (bot) or the operator (admin, API). */
+export interface InterjectionInput {
+  content: string;
+  by: "user" | "operator";
+  userId?: number | null;
 }
 
 export const TOPIC_MAX_LENGTH = 1000;
+/** An interjection is as long as a topic may be. */
+export const INTERJECTION_MAX_LENGTH = TOPIC_MAX_LENGTH;
+/** One interjection per this many seconds per session (counted from the stored ones). */
+export const INTERJECTION_INTERVAL_SEC = 10;
 
 /**
  * Validates a topic the way every door must: 1–1000 characters after trimming. NUL characters
@@ -60,6 +79,39 @@ export function normalizeTopic(topic: string): string {
     );
   }
   return trimmed;
+}
+
+/** An interjection's text as stored: NUL dropped, trimmed, 1–1000 characters (`invalid_content`). */
+export function normalizeInterjection(content: string): string {
+  const trimmed = content.replaceAll("\u0000", "").trim();
+  if (trimmed.length === 0 || trimmed.length > INTERJECTION_MAX_LENGTH) {
+    throw new DebateError(
+      "invalid_content",
+      `An interjection must be 1 to ${INTERJECTION_MAX_LENGTH} characters long (got ${trimmed.length}).`,
+    );
+  }
+  return trimmed;
+}
+
+/** Checks the optional fields of a new session a door passed through (format, verdict, language). */
+function sessionOptions(input: CreateSessionInput): {
+  format: DebateFormat;
+  verdict: boolean;
+  language: "ru" | "en";
+} {
+  const format = input.format ?? DEFAULT_DEBATE_FORMAT;
+  if (!isDebateFormat(format)) {
+    throw new DebateError("invalid_input", `format must be one of ${DEBATE_FORMATS.join(", ")}.`, {
+      field: "format",
+    });
+  }
+  if (input.verdict !== undefined && typeof input.verdict !== "boolean") {
+    throw new DebateError("invalid_input", "verdict must be true or false.", { field: "verdict" });
+  }
+  if (input.language !== undefined && input.language !== "ru" && input.language !== "en") {
+    throw new DebateError("invalid_input", "language must be ru or en.", { field: "language" });
+  }
+  return { format, verdict: input.verdict ?? true, language: input.language ?? languageOfTopic(input.topic) };
 }
 
 /** A provider as the preflight sees it: what keeps it out of new debates, if anything. */
@@ -155,6 +207,24 @@ export interface DebateService {
   checkAdmission(input: { userId: number }): Promise<void>;
   /** The expected cost range of a created session, from its participants' prices and the limits. */
   estimateCost(detail: SessionDetail): Promise<CostEstimate>;
+  /**
+   * An interjection in a running debate, stored as `author_type = 'user'` at the next turn index;
+   * the next speakers see it as the moderator's question. `invalid_state` unless running,
+   * `rate_limited` when too frequent, `invalid_content` when empty or too long.
+   */
+  interject(sessionId: string, input: InterjectionInput): Promise<Message>;
+  /**
+   * A finished or stopped debate goes on for `rounds` (1–10) more, same participants and format;
+   * `invalid_state` while created or running, `invalid_input` for a bad count.
+   */
+  continueSession(sessionId: string, rounds: number): Promise<Session>;
+  /**
+   * Schedules the moderator's verdict of an ended debate; it arrives as a `message-created` event
+   * with `authorType: "verdict"`. `invalid_state` while running or when one exists.
+   */
+  requestVerdict(sessionId: string): Promise<Session>;
+  /** The session as a Markdown document or as JSON, ready to download. */
+  exportSession(sessionId: string, format: "md" | "json"): Promise<SessionExport>;
 }
 
 /**
@@ -180,9 +250,17 @@ export function createDebateService(deps: {
     now: clock.now(),
     settings: current,
   });
+  const limitsOf = (current: RuntimeSettings): SessionLimits => ({
+    turnTimeoutSec: current.TURN_TIMEOUT_SEC,
+    sessionTimeoutSec: current.SESSION_TIMEOUT_SEC,
+    tokenLimit: current.SESSION_TOKEN_LIMIT,
+    costLimitUsd: current.SESSION_COST_LIMIT_USD,
+    contextTokenLimit: current.CONTEXT_TOKEN_LIMIT,
+  });
   return {
     async createSession(input) {
       const topic = normalizeTopic(input.topic);
+      const options = sessionOptions({ ...input, topic });
       const current = await settings.getAll();
       const maxRounds = input.maxRounds ?? current.MAX_ROUNDS;
       if (!Number.isInteger(maxRounds) || maxRounds < ROUNDS_RANGE.min || maxRounds > ROUNDS_RANGE.max) {
@@ -200,22 +278,14 @@ export function createDebateService(deps: {
         userId: input.userId,
         chatId: input.chatId,
         source,
-        language: input.language ?? "ru",
+        ...options,
         // Quotas and access apply to the public's users; the API and the admin are the operator's own.
         gate: isPublicSource(source) && input.userId != null ? gateFor(input.userId, current) : undefined,
       });
     },
 
     async startSession(sessionId) {
-      const current = await settings.getAll();
-      const limits: SessionLimits = {
-        turnTimeoutSec: current.TURN_TIMEOUT_SEC,
-        sessionTimeoutSec: current.SESSION_TIMEOUT_SEC,
-        tokenLimit: current.SESSION_TOKEN_LIMIT,
-        costLimitUsd: current.SESSION_COST_LIMIT_USD,
-        contextTokenLimit: current.CONTEXT_TOKEN_LIMIT,
-      };
-      const started = await store.start(sessionId, limits);
+      const started = await store.start(sessionId, limitsOf(await settings.getAll()));
       await waker.wake(sessionId);
       return started;
     },
@@ -239,6 +309,63 @@ export function createDebateService(deps: {
     listChatSessions: ({ since }) => reader.chatSessions(since),
     listSessions: (options) => reader.list(options),
     activeSessionForChat: (chatId) => reader.openForChat(chatId),
+
+    async interject(sessionId, input) {
+      const content = normalizeInterjection(input.content);
+      const session = await reader.session(sessionId);
+      return store.interject(sessionId, {
+        content,
+        authorName: debateTexts(session.language).interjectionAuthor(input.by),
+        minIntervalMs: INTERJECTION_INTERVAL_SEC * 1000,
+      });
+    },
+
+    async continueSession(sessionId, rounds) {
+      if (
+        !Number.isInteger(rounds) ||
+        rounds < CONTINUE_ROUNDS_RANGE.min ||
+        rounds > CONTINUE_ROUNDS_RANGE.max
+      ) {
+        throw new DebateError(
+          "invalid_input",
+          `rounds must be an integer from ${CONTINUE_ROUNDS_RANGE.min} to ${CONTINUE_ROUNDS_RANGE.max}.`,
+          { field: "rounds" },
+        );
+      }
+      const [session, participants] = await Promise.all([
+        reader.session(sessionId),
+        reader.participants(sessionId),
+      ]);
+      if (session.status !== "finished" && session.status !== "stopped") {
+        throw new DebateError(
+          "invalid_state",
+          `Session is ${session.status}; only a finished or stopped debate can continue.`,
+          { status: session.status },
+        );
+      }
+      if (participants.filter((participant) => participant.status === "active").length < 2) {
+        throw new DebateError(
+          "not_enough_participants",
+          "Fewer than two of the debate's participants are left; start a new debate instead.",
+        );
+      }
+      const resumed = await store.resume(sessionId, { rounds, limits: limitsOf(await settings.getAll()) });
+      await waker.wake(sessionId);
+      return resumed;
+    },
+
+    async requestVerdict(sessionId) {
+      const requested = await store.requestVerdict(sessionId);
+      await waker.wake(sessionId);
+      return requested;
+    },
+
+    async exportSession(sessionId, format) {
+      if (format !== "md" && format !== "json") {
+        throw new DebateError("invalid_input", "format must be md or json.", { field: "format" });
+      }
+      return exportSession(await reader.detail(sessionId), format);
+    },
 
     async preflight() {
       return preflightOf(await providersInOrder(), secretBox);

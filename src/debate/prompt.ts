@@ -1,5 +1,7 @@
 import type { ChatMessage } from "../llm/chat-model";
 import { countTextTokens, decodeTokens, encodeText } from "../llm/tokenizer";
+import { type DebateFormatSpec, formatOf } from "./formats";
+import { othersList } from "./formats/format-spec";
 
 /** A participant as the prompt sees it. */
 export interface PromptParticipant {
@@ -16,43 +18,34 @@ export interface PromptTurn {
   participantId: number | null;
   authorName: string;
   content: string;
+  /** An interjection of the debate's user or the operator: shown as the moderator's question. */
+  interjection?: boolean;
 }
 
 /** Rough per-message overhead of the chat format, in tokens. */
 const MESSAGE_OVERHEAD = 4;
 
 /**
- * The system prompt of one participant. It depends only on what is fixed for the whole session
- * (all participants as they were at creation, the round limit), so the prompt prefix stays
- * byte-stable from turn to turn and providers' prompt caching applies.
+ * The system prompt of one participant, framed by the session's format. It depends only on what is
+ * fixed for the whole session (all participants as they were at creation, the round limit), so the
+ * prompt prefix stays byte-stable from turn to turn and providers' prompt caching applies.
  */
 export function buildSystemPrompt(
   self: PromptParticipant,
   everyone: readonly PromptParticipant[],
   maxRounds: number,
+  format: DebateFormatSpec = formatOf("roundtable"),
 ): string {
-  const others = everyone
-    .filter((participant) => participant.id !== self.id)
-    .map(
-      (participant) =>
-        `- ${participant.name}${participant.personaTitle ? ` (${participant.personaTitle})` : ""}`,
-    )
-    .join("\n");
+  const others = othersList(self, everyone);
   const persona = self.personaTitle
     ? `Your persona: ${self.personaTitle}.\n${self.instructions}${self.style ? `\nStyle: ${self.style}` : ""}`
     : "Your persona: a thoughtful debater with your own view.";
-  return [
-    `You are ${self.name}, one of several AI models taking part in a moderated round-table debate on a topic given by a user.`,
-    `The debate runs in turns, at most ${maxRounds} rounds; in each round every participant speaks once, in a fixed order.`,
-    persona,
-    `Other participants:\n${others || "- (none)"}`,
-    "Rules:",
-    "- Answer in the language of the topic.",
-    "- Engage with what the others said: agree, disagree, build on it; do not repeat yourself or them.",
-    "- Messages from others start with their name; never speak for them or invent their words.",
-    "- Keep each turn under 200 words. Plain paragraphs; light Markdown (bold, lists) only when it helps.",
-  ].join("\n\n");
+  const { intro, rules } = format.frame({ self, everyone, maxRounds });
+  return [...intro, persona, `Other participants:\n${others || "- (none)"}`, "Rules:", ...rules].join("\n\n");
 }
+
+/** How an interjection appears in the history. */
+export const interjectionText = (content: string) => `Question from the moderator: ${content}`;
 
 /** The chat messages of one turn: system, topic, optional summary, history, then the call to speak. */
 export function buildPromptMessages(input: {
@@ -62,9 +55,8 @@ export function buildPromptMessages(input: {
   omittedNote: string | null;
   turns: readonly PromptTurn[];
   selfId: number;
-  selfName: string;
-  round: number;
-  maxRounds: number;
+  /** The last message (the format's call to speak). */
+  call: string;
 }): ChatMessage[] {
   const messages: ChatMessage[] = [
     { role: "system", content: input.system },
@@ -73,20 +65,23 @@ export function buildPromptMessages(input: {
   if (input.summary)
     messages.push({ role: "user", content: `Summary of the debate so far:\n${input.summary}` });
   if (input.omittedNote) messages.push({ role: "user", content: input.omittedNote });
-  for (const turn of input.turns) {
-    messages.push(
-      turn.participantId === input.selfId
-        ? { role: "assistant", content: turn.content }
-        : { role: "user", content: `${turn.authorName}: ${turn.content}` },
-    );
-  }
-  messages.push({ role: "user", content: turnCall(input.selfName, input.round, input.maxRounds) });
+  for (const turn of input.turns) messages.push(promptMessageOf(turn, input.selfId));
+  const lastOwn = input.turns.findLastIndex((turn) => turn.participantId === input.selfId);
+  const question = input.turns.slice(lastOwn + 1).findLast((turn) => turn.interjection);
+  // A question asked since the speaker last spoke is named in the call, so it is not lost in the history.
+  const call = question
+    ? `${input.call} First address the moderator's question: "${question.content}"`
+    : input.call;
+  messages.push({ role: "user", content: call });
   return messages;
 }
 
-/** The last message: changes every turn, so it stays at the end, after the cacheable prefix. */
-export function turnCall(name: string, round: number, maxRounds: number): string {
-  return `Round ${round}/${maxRounds}. Your turn, ${name}.`;
+/** One history entry as a chat message: own turns as `assistant`, the others' under their name. */
+export function promptMessageOf(turn: PromptTurn, selfId: number): ChatMessage {
+  if (turn.interjection) return { role: "user", content: interjectionText(turn.content) };
+  return turn.participantId === selfId
+    ? { role: "assistant", content: turn.content }
+    : { role: "user", content: `${turn.authorName}: ${turn.content}` };
 }
 
 /** Estimated prompt tokens of one message (content plus chat-format overhead). */

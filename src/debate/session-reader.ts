@@ -79,7 +79,7 @@ export interface SessionReader {
   openForChat(chatId: number): Promise<Session | null>;
   /** Sessions bound to a chat that are open or were created since `since`. */
   chatSessions(since: Date): Promise<{ id: string; chatId: number }[]>;
-  /** Ids of every running session (what a scheduler resumes). */
+  /** Ids of every running session and of every ended one waiting for its verdict (what a scheduler resumes). */
   runningIds(): Promise<string[]>;
   /** What a run starts from; runs starting in the same event-loop turn share four queries. */
   run(sessionId: string): Promise<RunRows>;
@@ -248,7 +248,10 @@ export function createSessionReader(db: Db): SessionReader {
     },
 
     async runningIds() {
-      const rows = await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.status, "running"));
+      const rows = await db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(or(eq(sessions.status, "running"), isNotNull(sessions.verdictRequestedAt)));
       return rows.map((row) => row.id);
     },
 

@@ -1,6 +1,7 @@
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, max, sql } from "drizzle-orm";
 import {
   type Message,
+  messages,
   type Session,
   type SessionSource,
   type SessionStatus,
@@ -13,6 +14,7 @@ import type { Logger } from "../platform/logger";
 import { checkDailyGate, type DailyGate, USER_QUOTA_LOCK } from "./daily-usage";
 import { DebateError } from "./debate-errors";
 import type { DebateEvent, DebateEventBus, SessionTotals } from "./debate-events";
+import type { DebateFormat } from "./debate-formats";
 import { type SessionDetail, type SessionReader, sumTotals } from "./session-reader";
 import { createStepWriter, type StepWrite, type WrittenStep } from "./step-writer";
 import type { SessionLimits } from "./stop-conditions";
@@ -34,6 +36,8 @@ export interface NewSession {
   chatId?: number | null;
   source: SessionSource;
   language: "ru" | "en";
+  format: DebateFormat;
+  verdict: boolean;
   /** A public user's debate: checked against access and the daily limits as it is inserted. */
   gate?: DailyGate;
 }
@@ -68,14 +72,37 @@ export interface SessionStore {
   /** Ends a session still open; null when it had already ended (nothing is written or sent then). */
   end(sessionId: string, outcome: SessionOutcome): Promise<Session | null>;
   /**
+   * Stores an interjection (`author_type = 'user'`) at the next free turn index of a running
+   * session, under the session's row lock (which every step's write takes too, so the two never
+   * race for an index unseen); `invalid_state` unless running, `rate_limited` when the session's
+   * last interjection is younger than `minIntervalMs`. Announced as a `message-created` event, which
+   * the run picks up for the next speaker's prompt.
+   */
+  interject(
+    sessionId: string,
+    input: { content: string; authorName: string; minIntervalMs: number },
+  ): Promise<Message>;
+  /**
+   * A finished or stopped session goes on: `running` again with `rounds` more, the limits captured
+   * now and its wall clock restarted; `invalid_state` otherwise, `chat_busy` when its chat has
+   * another debate open.
+   */
+  resume(sessionId: string, input: { rounds: number; limits: SessionLimits }): Promise<Session>;
+  /**
+   * Asks for the verdict of an ended session that has none covering its last turn; `invalid_state`
+   * otherwise. The session stays ended; the scheduler runs it once more for the verdict alone.
+   */
+  requestVerdict(sessionId: string): Promise<Session>;
+  /**
    * Writes a step (batched with other sessions' steps of the same event-loop turn), then announces
-   * its rows; rejects with `SessionMovedOn` when the session is no longer running here. `after` is
+   * its rows, named after their `speakers`; rejects with `SessionMovedOn` when the session is no
+   * longer running here, `InterjectionsAhead` when interjections took the step's turn indices. `after` is
    * the session as the step leaves it, with its totals: what a step that ends it announces (the run
    * holds every row of its session, so no read is needed).
    */
   commit(
     write: StepWrite,
-    context: { speaker?: Speaker; after: { session: Session; totals: SessionTotals } },
+    context: { speakers?: readonly Speaker[]; after: { session: Session; totals: SessionTotals } },
   ): Promise<WrittenStep>;
   /** Live events of a turn in progress (nothing is written): its start and its text so far. */
   turnStarted(event: Omit<Extract<DebateEvent, { type: "turn-start" }>, "type">): Promise<void>;
@@ -98,9 +125,19 @@ export function sessionEndEvent(session: Session, totals: SessionTotals): Debate
 }
 
 /** The events announcing the rows of a step, in order. Flagged answers are kept quiet. */
-function stepEvents(sessionId: string, write: StepWrite, rows: Message[], speaker?: Speaker): DebateEvent[] {
-  const excluded = write.step.participants?.find((change) => change.set.status === "excluded");
+function stepEvents(
+  sessionId: string,
+  write: StepWrite,
+  rows: Message[],
+  speakers: readonly Speaker[] = [],
+): DebateEvent[] {
+  const excluded = new Map(
+    (write.step.participants ?? [])
+      .filter((change) => change.set.status === "excluded")
+      .map((change) => [change.id, change]),
+  );
   return rows.flatMap((row): DebateEvent[] => {
+    const speaker = speakers.find((candidate) => candidate.id === row.participantId);
     if (row.authorType === "model") {
       if (row.flagged || !speaker) return [];
       return [
@@ -112,6 +149,7 @@ function stepEvents(sessionId: string, write: StepWrite, rows: Message[], speake
           messageId: row.id,
           participantId: speaker.id,
           name: speaker.name,
+          authorType: "model",
           content: row.content,
           tokensIn: row.tokensIn,
           tokensOut: row.tokensOut,
@@ -120,24 +158,40 @@ function stepEvents(sessionId: string, write: StepWrite, rows: Message[], speake
         },
       ];
     }
-    if (row.authorType === "system" && excluded && speaker) {
+    const exclusion = speaker && excluded.get(speaker.id);
+    if (row.authorType === "system" && speaker && exclusion) {
       return [
         {
           type: "participant-excluded",
           sessionId,
           participantId: speaker.id,
           name: speaker.name,
-          reason: String(excluded.set.exclusionReason),
+          reason: String(exclusion.set.exclusionReason),
           messageId: row.id,
         },
       ];
     }
-    if (row.authorType === "system" || row.authorType === "summary") {
-      return [{ type: "message-created", sessionId, messageId: row.id, authorType: row.authorType }];
-    }
-    return [];
+    return [messageCreated(row)];
   });
 }
+
+/** The `message-created` event of a row other than a turn. */
+function messageCreated(row: Message): DebateEvent {
+  return {
+    type: "message-created",
+    sessionId: row.sessionId,
+    messageId: row.id,
+    authorType: row.authorType as Exclude<Message["authorType"], "model">,
+    turnIndex: row.turnIndex,
+    round: row.round,
+    authorName: row.authorName,
+    content: row.content,
+  };
+}
+
+/** What a door is told when a session is in a state the command does not apply to. */
+const refuseState = (session: Session, message: string) =>
+  new DebateError("invalid_state", message, { status: session.status });
 
 export function createSessionStore(deps: {
   db: Db;
@@ -221,6 +275,8 @@ export function createSessionStore(deps: {
               chatId: input.chatId ?? null,
               source: input.source,
               language: input.language,
+              format: input.format,
+              verdict: input.verdict,
               // The app's clock, not the database's: the UTC day a debate counts on is the one the
               // gate checked.
               createdAt: new Date(now()),
@@ -304,9 +360,152 @@ export function createSessionStore(deps: {
       return ended;
     },
 
-    async commit(write, { speaker, after }) {
+    async interject(sessionId, { content, authorName, minIntervalMs }) {
+      const row = await db.transaction(async (tx) => {
+        // The row lock every step's write takes first: the index read below cannot go stale.
+        const [session] = await tx.select().from(sessions).where(eq(sessions.id, sessionId)).for("update");
+        if (!session) throw new DebateError("session_not_found", `Session ${sessionId} not found.`);
+        if (session.status !== "running") {
+          throw refuseState(
+            session,
+            `Session is ${session.status}; only a running debate takes interjections.`,
+          );
+        }
+        const [stats] = await tx
+          .select({
+            lastIndex: max(messages.turnIndex),
+            lastAt: sql<
+              Date | string | null
+            >`max(${messages.createdAt}) filter (where ${messages.authorType} = 'user')`,
+          })
+          .from(messages)
+          .where(eq(messages.sessionId, sessionId));
+        const lastAt = stats?.lastAt ? new Date(stats.lastAt).getTime() : null;
+        if (lastAt !== null && now() - lastAt < minIntervalMs) {
+          const retryAfterSec = Math.ceil((minIntervalMs - (now() - lastAt)) / 1000);
+          throw new DebateError(
+            "rate_limited",
+            `One interjection per ${Math.round(minIntervalMs / 1000)} s; try again in ${retryAfterSec} s.`,
+            { retry_after_sec: retryAfterSec },
+          );
+        }
+        const [inserted] = await tx
+          .insert(messages)
+          .values({
+            sessionId,
+            turnIndex: (stats?.lastIndex ?? -1) + 1,
+            round: Math.max(1, session.currentRound),
+            authorType: "user",
+            authorName,
+            participantId: null,
+            content,
+            // The app's clock: the rate limit counts in the time the app (and its tests) runs on.
+            createdAt: new Date(now()),
+          })
+          .returning();
+        return inserted!;
+      });
+      await publish(messageCreated(row));
+      logger.info("interjection stored", { session: sessionId, turnIndex: row.turnIndex });
+      return row;
+    },
+
+    async resume(sessionId, { rounds, limits }) {
+      let resumed: Session | undefined;
+      try {
+        [resumed] = await db
+          .update(sessions)
+          .set({
+            status: "running",
+            stopReason: null,
+            stopDetail: null,
+            finishedAt: null,
+            maxRounds: sql`${sessions.maxRounds} + ${rounds}`,
+            resumedAt: sql`now()`,
+            limits: limits as unknown as Record<string, unknown>,
+          })
+          .where(
+            and(
+              eq(sessions.id, sessionId),
+              inArray(sessions.status, ["finished", "stopped"]),
+              sql`${sessions.verdictRequestedAt} is null`,
+            ),
+          )
+          .returning();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        const session = await reader.session(sessionId);
+        const open = session.chatId === null ? null : await reader.openForChat(session.chatId);
+        throw new DebateError("chat_busy", "This chat already has a debate running.", {
+          sessionId: open?.id,
+        });
+      }
+      if (!resumed) {
+        const session = await reader.session(sessionId);
+        throw refuseState(
+          session,
+          session.verdictRequestedAt
+            ? "The session's verdict is being written; continue it once the verdict is in."
+            : `Session is ${session.status}; only a finished or stopped debate can continue.`,
+        );
+      }
+      const participants = await reader.participants(sessionId);
+      await publish({
+        type: "session-start",
+        sessionId,
+        maxRounds: resumed.maxRounds,
+        participants: participants
+          .filter((participant) => participant.status === "active")
+          .map((participant) => ({
+            id: participant.id,
+            name: participant.displayName,
+            persona: participant.personaTitle,
+          })),
+        continued: true,
+      });
+      logger.info("session continued", { session: sessionId, rounds, maxRounds: resumed.maxRounds });
+      return resumed;
+    },
+
+    async requestVerdict(sessionId) {
+      const lastTurn = sql`(select max(m.turn_index) from ${messages} m where m.session_id = ${sessions.id} and m.author_type = 'model')`;
+      const [requested] = await db
+        .update(sessions)
+        .set({ verdictRequestedAt: sql`now()` })
+        .where(
+          and(
+            eq(sessions.id, sessionId),
+            inArray(sessions.status, ["finished", "stopped", "failed"]),
+            sql`${sessions.verdictRequestedAt} is null`,
+            // Something to judge, and no verdict after it yet.
+            sql`${lastTurn} is not null`,
+            sql`not exists (select 1 from ${messages} v where v.session_id = ${sessions.id}
+              and v.author_type = 'verdict' and v.turn_index > ${lastTurn})`,
+          ),
+        )
+        .returning();
+      if (requested) {
+        logger.info("verdict requested", { session: sessionId });
+        return requested;
+      }
+      const session = await reader.session(sessionId);
+      const rows = await reader.messages(sessionId);
+      throw refuseState(
+        session,
+        session.status === "created" || session.status === "running"
+          ? `Session is ${session.status}; a verdict is asked for once the debate has ended.`
+          : session.verdictRequestedAt
+            ? "The session's verdict is already being written."
+            : !rows.some((row) => row.authorType === "model")
+              ? "The session has no turns to judge."
+              : "The session already has a verdict.",
+      );
+    },
+
+    async commit(write, { speakers, after }) {
       const written = await writeStep(write);
-      for (const event of stepEvents(write.sessionId, write, written.messages, speaker)) await publish(event);
+      for (const event of stepEvents(write.sessionId, write, written.messages, speakers))
+        await publish(event);
       if (write.step.end) {
         await announceEnd({ ...after.session, finishedAt: written.finishedAt }, after.totals);
       }

@@ -1,4 +1,11 @@
-import type { Message, SessionParticipant, SessionStatus, StopReason } from "../db/schema";
+import { and, asc, eq, gte } from "drizzle-orm";
+import {
+  type Message,
+  messages,
+  type SessionParticipant,
+  type SessionStatus,
+  type StopReason,
+} from "../db/schema";
 import { ZERO_COST_USD } from "../llm/pricing";
 import { createBatcher } from "../platform/batcher";
 import { type Db, databaseErrorCode, isUniqueViolation, preparedRows } from "../platform/db";
@@ -33,15 +40,30 @@ export interface Step {
   participants?: { id: number; set: ParticipantChange }[];
   cursor?: { currentRound: number; nextOrderIndex: number };
   end?: { status: Exclude<SessionStatus, "created" | "running">; reason: StopReason; detail?: string | null };
+  /**
+   * The step of a verdict (or of the note that none could be written): clears a pending request. It
+   * may write to an ended session that has one pending, and only then (or to a running one).
+   */
+  verdictDone?: boolean;
 }
 
 /** The session changed under us (stopped, or another holder wrote this turn). */
 export class SessionMovedOn extends Error {}
 
 /**
+ * Interjections were stored at the turn indices a step meant to take (the user spoke while the
+ * turn was being written): the run takes them in and writes the step again after them.
+ */
+export class InterjectionsAhead extends Error {
+  constructor(readonly rows: Message[]) {
+    super(`${rows.length} interjection(s) ahead of the step`);
+  }
+}
+
+/**
  * One statement writes the steps of several sessions (one round trip, no BEGIN/COMMIT: a statement
  * is atomic on its own). Each session's update comes first and takes its row lock; a session no
- * longer running matches nothing, and its messages and participant changes, which join on the
+ * longer running (nor waiting for a requested verdict, for a verdict's step) matches nothing, and its messages and participant changes, which join on the
  * updated rows, are not written either. Absent cursor and end fields (null) keep the current values;
  * the update still locks the row. Steps travel as one JSON parameter, so the statement text never
  * changes and stays prepared; `::text::jsonb` keeps postgres.js from JSON-encoding the string again.
@@ -50,7 +72,7 @@ const WRITE_STEPS = `
 with x as (
   select * from jsonb_to_recordset($1::text::jsonb) as x(session_id uuid, current_round int,
     next_order_index int, status session_status, stop_reason stop_reason, stop_detail text,
-    messages jsonb, participants jsonb)
+    verdict_done boolean, messages jsonb, participants jsonb)
 ), s as (
   update sessions t set
     current_round = coalesce(x.current_round, t.current_round),
@@ -58,9 +80,11 @@ with x as (
     status = coalesce(x.status, t.status),
     stop_reason = coalesce(x.stop_reason, t.stop_reason),
     stop_detail = case when x.status is null then t.stop_detail else x.stop_detail end,
-    finished_at = case when x.status is null then t.finished_at else now() end
+    finished_at = case when x.status is null then t.finished_at else now() end,
+    verdict_requested_at = case when x.verdict_done then null else t.verdict_requested_at end
   from x
-  where t.id = x.session_id and t.status = 'running'
+  where t.id = x.session_id
+    and (t.status = 'running' or (x.verdict_done and t.verdict_requested_at is not null))
   returning t.id, t.finished_at
 ), m as (
   insert into messages (session_id, turn_index, round, author_type, author_name, participant_id, content,
@@ -141,6 +165,7 @@ async function writeSteps(db: Db, writes: StepWrite[]): Promise<(WrittenStep | S
     status: step.end?.status ?? null,
     stop_reason: step.end?.reason ?? null,
     stop_detail: step.end?.detail ?? null,
+    verdict_done: step.verdictDone ?? false,
     messages: drafts.map((draft) => ({
       turn_index: draft.turnIndex,
       round: draft.round,
@@ -181,14 +206,31 @@ async function writeSteps(db: Db, writes: StepWrite[]): Promise<(WrittenStep | S
   });
 }
 
-/** One step alone: a taken turn index means another holder wrote this turn. */
+/**
+ * One step alone. A taken turn index means another holder wrote this turn — unless interjections
+ * took it: those the run has not seen are handed back ({@link InterjectionsAhead}). Only this rare
+ * path reads: an ordinary write is the one statement.
+ */
 async function writeOne(db: Db, write: StepWrite): Promise<WrittenStep | Error> {
   try {
     const [outcome] = await writeSteps(db, [write]);
     return outcome!;
   } catch (error) {
-    // A taken turn index: another holder wrote this turn.
-    return isUniqueViolation(error) ? new SessionMovedOn() : (error as Error);
+    if (!isUniqueViolation(error)) return error as Error;
+    const first = write.drafts[0]?.turnIndex;
+    if (first === undefined) return new SessionMovedOn();
+    const ahead = await db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, write.sessionId),
+          eq(messages.authorType, "user"),
+          gte(messages.turnIndex, first),
+        ),
+      )
+      .orderBy(asc(messages.turnIndex));
+    return ahead.length > 0 ? new InterjectionsAhead(ahead) : new SessionMovedOn();
   }
 }
 
@@ -197,7 +239,9 @@ async function writeOne(db: Db, write: StepWrite): Promise<WrittenStep | Error> 
  * out as one statement. Each step is atomic on its own and guarded by its session still running and
  * the unique turn index. When the shared statement fails on a conflict (one session's turn index taken
  * by another holder, or a deadlock with another instance), every step of that batch is written again
- * alone, so each gets its own outcome; any other failure rejects the whole batch. Rejects with {@link SessionMovedOn} when the session has moved on.
+ * alone, so each gets its own outcome; any other failure rejects the whole batch. Rejects with
+ * {@link SessionMovedOn} when the session has moved on, {@link InterjectionsAhead} when
+ * interjections took the step's turn indices.
  */
 export function createStepWriter(db: Db): (write: StepWrite) => Promise<WrittenStep> {
   return createBatcher<StepWrite, WrittenStep>(async (writes) => {

@@ -4,15 +4,17 @@ import type { Logger } from "../platform/logger";
 import { buildSummaryRequest, fitMessages, planCompression } from "./context-compression";
 import type { DebateState } from "./debate-policy";
 import { debateTexts } from "./debate-texts";
+import { expertLabel, formatOf } from "./formats";
 import {
   buildPromptMessages,
   buildSystemPrompt,
   messageTokens,
   type PromptParticipant,
   type PromptTurn,
+  promptMessageOf,
   promptTokensBound,
-  turnCall,
 } from "./prompt";
+import type { MessageDraft } from "./step-writer";
 import { SessionMovedOn, type Step } from "./step-writer";
 
 /** The summary call may take 1/SUMMARY_SHARE_OF_TURN of the time left in the turn. */
@@ -40,6 +42,44 @@ export function accounted(result: ChatResult) {
     latencyMs: result.latencyMs,
     estimated: result.usage.estimated,
   };
+}
+
+/** A transcript row (a turn or an interjection) as the prompt sees it. */
+const promptTurnOf = (message: MessageDraft): PromptTurn => ({
+  turnIndex: message.turnIndex,
+  participantId: message.participantId,
+  authorName: message.authorName,
+  content: message.content,
+  interjection: message.authorType === "user",
+});
+
+/**
+ * What a Delphi expert sees: the previous round's answers, its own as its own and the others'
+ * under "Expert A/B/…" (by position among the participants, stable across rounds), and the
+ * moderator's questions since that round began. Never an answer of the round being answered.
+ */
+export function previousRoundAnonymous(
+  state: Pick<DebateState, "participants" | "messages">,
+  speaker: Pick<SessionParticipant, "id">,
+  round: number,
+): PromptTurn[] {
+  const position = new Map(state.participants.map((participant, index) => [participant.id, index]));
+  return state.messages
+    .filter(
+      (message) =>
+        message.round >= round - 1 &&
+        ((message.authorType === "model" && !message.flagged && message.round === round - 1) ||
+          message.authorType === "user"),
+    )
+    .map((message) => {
+      const turn = promptTurnOf(message);
+      if (turn.interjection || message.participantId === speaker.id) return turn;
+      return {
+        ...turn,
+        participantId: null,
+        authorName: expertLabel(position.get(message.participantId!) ?? 0),
+      };
+    });
 }
 
 /**
@@ -83,7 +123,12 @@ export function createTurnPrompter(deps: {
     if (!prompt) {
       // All participants as created, excluded ones included: the prefix never changes mid-debate.
       const everyone = state.participants.map((participant) => promptParticipant(state, participant));
-      prompt = buildSystemPrompt(promptParticipant(state, speaker), everyone, state.session.maxRounds);
+      prompt = buildSystemPrompt(
+        promptParticipant(state, speaker),
+        everyone,
+        state.session.maxRounds,
+        formatOf(state.session.format),
+      );
       state.systemPrompts.set(speaker.id, prompt);
     }
     return prompt;
@@ -101,21 +146,41 @@ export function createTurnPrompter(deps: {
   }): Promise<ChatMessage[]> {
     const { state, speaker, round, model, provider, signal, turnDeadline } = input;
     const limit = state.limits.contextTokenLimit;
+    const format = formatOf(state.session.format);
+    const call = format.turnCall({
+      self: promptParticipant(state, speaker),
+      everyone: state.participants.map((participant) => promptParticipant(state, participant)),
+      round,
+      maxRounds: state.session.maxRounds,
+    });
+    const system = systemPromptFor(state, speaker);
+    if (format.history === "previous-round-anonymous") {
+      // Delphi: the previous round only, the others under their expert labels; nothing to summarise.
+      const turns = previousRoundAnonymous(state, speaker, round);
+      const tokensOf = (message: ChatMessage) => tokensOfText(message.content);
+      return fitMessages(
+        buildPromptMessages({
+          system,
+          topic: state.session.topic,
+          summary: null,
+          omittedNote: null,
+          turns,
+          selfId: speaker.id,
+          call,
+        }),
+        limit,
+        tokensOf,
+      );
+    }
     const summary = state.messages.findLast((message) => message.authorType === "summary") ?? null;
     const history: PromptTurn[] = state.messages
       .filter(
         (message) =>
-          message.authorType === "model" &&
+          (message.authorType === "model" || message.authorType === "user") &&
           !message.flagged &&
           message.turnIndex > (summary?.summaryUntil ?? -1),
       )
-      .map((message) => ({
-        turnIndex: message.turnIndex,
-        participantId: message.participantId,
-        authorName: message.authorName,
-        content: message.content,
-      }));
-    const system = systemPromptFor(state, speaker);
+      .map(promptTurnOf);
     const build = (summaryText: string | null, turns: PromptTurn[], omittedNote: string | null) =>
       buildPromptMessages({
         system,
@@ -124,9 +189,7 @@ export function createTurnPrompter(deps: {
         omittedNote,
         turns,
         selfId: speaker.id,
-        selfName: speaker.displayName,
-        round,
-        maxRounds: state.session.maxRounds,
+        call,
       });
     const prompt = build(summary?.content ?? null, history, null);
     if (promptTokensBound(prompt) <= limit) return prompt;
@@ -137,12 +200,11 @@ export function createTurnPrompter(deps: {
     const total = prompt.reduce((sum, message) => sum + tokensOf(message), 0);
     if (total <= limit) return prompt;
 
-    const turnTokens = (turn: PromptTurn) =>
-      tokensOfText(turn.participantId === speaker.id ? turn.content : `${turn.authorName}: ${turn.content}`);
+    const turnTokens = (turn: PromptTurn) => tokensOfText(promptMessageOf(turn, speaker.id).content);
     const fixedTokens =
       tokensOfText(system) +
       tokensOfText(`Topic of the debate: ${state.session.topic}`) +
-      tokensOfText(turnCall(speaker.displayName, round, state.session.maxRounds)) +
+      tokensOfText(call) +
       Math.min(600, Math.floor(limit * 0.2));
     const plan = planCompression({ turns: history, tokensOf: turnTokens, fixedTokens, limit });
     if (plan.summarize.length > 0) {

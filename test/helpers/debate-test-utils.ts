@@ -23,12 +23,15 @@ export async function setLimits(stack: TestStack, overrides: Partial<typeof defa
   await stack.settings.update({ ...defaultLimits, ...overrides }, "test");
 }
 
-/** Creates and starts a debate, recording its events from before the start. */
+/**
+ * Creates and starts a debate, recording its events from before the start. Without a moderator's
+ * verdict unless `input.verdict` asks for one: the tests using this are about the turns.
+ */
 export async function startDebate(
   stack: TestStack,
   input: CreateSessionInput,
 ): Promise<{ id: string; recorder: EventRecorder }> {
-  const created = await stack.debate.createSession(input);
+  const created = await stack.debate.createSession({ verdict: false, ...input });
   const recorder = stack.recordEvents(created.session.id);
   await stack.debate.startSession(created.session.id);
   return { id: created.session.id, recorder };

@@ -340,6 +340,7 @@ describe("settings", () => {
       BOT_COST_PER_DAY_USD: "20",
       ACCESS_MODE: "open",
       GROUP_CHATS: "on",
+      MODERATOR_PROVIDER_ID: "",
     });
   });
 

@@ -30,8 +30,19 @@ async function bot(options: Parameters<typeof startTestBot>[1] = {}) {
 }
 
 /** Starts a session for a chat straight through the core (as if the bot had been asked). */
-async function startDebate(chatId: number, topic = "Should cities ban cars from their centres?") {
-  const created = await stack.debate.createSession({ topic, chatId, source: "telegram", language: "en" });
+async function startDebate(
+  chatId: number,
+  topic = "Should cities ban cars from their centres?",
+  options: { verdict?: boolean; language?: "ru" | "en"; maxRounds?: number } = {},
+) {
+  const created = await stack.debate.createSession({
+    topic,
+    chatId,
+    source: "telegram",
+    language: options.language ?? "en",
+    verdict: options.verdict ?? false,
+    maxRounds: options.maxRounds,
+  });
   await stack.debate.startSession(created.session.id);
   return created.session.id;
 }
@@ -41,6 +52,17 @@ const closingOf = (telegram: FakeTelegramServer, chatId: number, timeoutMs = 20_
 
 const turnsIn = (telegram: FakeTelegramServer, chatId: number) =>
   telegram.sent.filter((m) => m.chat_id === chatId && m.text.startsWith("🤖"));
+
+/** Every row of the session (author type) with its delivery status. */
+async function deliveryStatusOf(sessionId: string) {
+  const rows = await stack.db
+    .select()
+    .from(messages)
+    .where(eq(messages.sessionId, sessionId))
+    .orderBy(asc(messages.turnIndex));
+  const { byMessage } = await deliveriesOf(stack.db, sessionId);
+  return rows.map((row) => [row.authorType, byMessage.get(row.id)?.status]);
+}
 
 /** The session's model turns, each with the bot's delivery row (status, Telegram ids) if it has one. */
 async function rowsOf(sessionId: string) {
@@ -135,7 +157,7 @@ describe("bot delivery", () => {
       "🤖 ChatGPT",
       "🤖 DeepSeek",
     ]);
-    expect((await rowsOf(sessionId)).every((row) => row.deliveryStatus === "sent")).toBe(true);
+    expect((await deliveryStatusOf(sessionId)).every(([, status]) => status === "sent")).toBe(true);
     expect(telegram.violations).toEqual([]);
     expect(telegram.calls.filter((c) => c.method === "sendMessage" && c.response?.ok === false).length).toBe(
       3,
@@ -389,4 +411,71 @@ describe("bot delivery", () => {
     expect(turnsIn(telegram, 7021)).toEqual([]);
     await stack.fakeLlm.waitForAbort(0);
   }, 60_000);
+
+  test("the verdict is posted under a bold heading in the session's language; interjections are not posted again", async () => {
+    const telegram = await bot();
+    stack.fakeLlm.setResponder(async (request) => {
+      // The second turn waits for the interjection to be stored.
+      if (request.index === 1) await eventually(() => interjected, { message: "interjection" });
+      return request.messages[0]!.content.startsWith("You are the impartial moderator")
+        ? { text: "**Консенсус:** средний" }
+        : {};
+    });
+    let interjected = false;
+    const sessionId = await startDebate(7030, "Нужны ли трамваи?", {
+      verdict: true,
+      language: "ru",
+      maxRounds: 1,
+    });
+    await stack.fakeLlm.waitForRequests(2);
+    await stack.debate.interject(sessionId, { content: "А зимой?", by: "user" });
+    interjected = true;
+    await telegram.waitForSent(
+      (m) => m.chat_id === 7030 && m.text.startsWith("Обсуждение завершено"),
+      20_000,
+    );
+    const texts = telegram.sent.filter((m) => m.chat_id === 7030).map((m) => m.text);
+    const verdictMessage = telegram.sent.find((m) => m.chat_id === 7030 && m.text.startsWith("⚖️"))!;
+    expect(verdictMessage.text).toBe("⚖️ Вердикт модератора · ChatGPT\n\nКонсенсус: средний");
+    const heading = "⚖️ Вердикт модератора · ChatGPT";
+    expect(verdictMessage.entities).toContainEqual({ type: "bold", offset: 0, length: heading.length });
+    // Model Markdown rendered as entities, not raw asterisks.
+    expect(verdictMessage.entities).toContainEqual({ type: "bold", offset: heading.length + 2, length: 10 });
+    // The verdict comes after the turns and before the closing line; the interjection is not re-posted.
+    expect(texts.indexOf(verdictMessage.text)).toBe(texts.length - 2);
+    expect(texts.some((text) => text.includes("А зимой?"))).toBe(false);
+    expect(await deliveryStatusOf(sessionId)).toEqual([
+      ["model", "sent"],
+      ["user", "skipped"],
+      ["model", "sent"],
+      ["verdict", "sent"],
+    ]);
+  });
+
+  test("a continued debate posts its new turns and a new closing line; a verdict asked for later is posted too", async () => {
+    const telegram = await bot();
+    const sessionId = await startDebate(7031, "Trams or buses?", { maxRounds: 1 });
+    const closing = (count: number) =>
+      eventually(
+        () =>
+          telegram.sent.filter((m) => m.chat_id === 7031 && m.text.startsWith("Discussion ended")).length >=
+          count,
+        { timeoutMs: 20_000, message: `closing line #${count}` },
+      );
+    await closing(1);
+    await stack.debate.continueSession(sessionId, 1);
+    await closing(2);
+    await stack.debate.requestVerdict(sessionId);
+    await closing(3);
+    const texts = telegram.sent.filter((m) => m.chat_id === 7031).map((m) => m.text);
+    const kinds = texts.map((text) =>
+      text.startsWith("Discussion ended")
+        ? "closing"
+        : text.startsWith("⚖️ Moderator's verdict")
+          ? "verdict"
+          : "turn",
+    );
+    expect(kinds).toEqual(["turn", "turn", "closing", "turn", "turn", "closing", "verdict", "closing"]);
+    expect((await deliveryStatusOf(sessionId)).every(([, status]) => status === "sent")).toBe(true);
+  });
 });

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 async function runDebate(topic: string, maxRounds: number) {
-  const created = await stack.debate.createSession({ topic, maxRounds });
+  const created = await stack.debate.createSession({ topic, maxRounds, verdict: false });
   const recorder = stack.recordEvents(created.session.id);
   await stack.debate.startSession(created.session.id);
   const end = await recorder.waitFor("session-end");
@@ -128,7 +128,11 @@ describe("debate engine", () => {
       if (request.index === 0) await gate;
       return {};
     });
-    const created = await stack.debate.createSession({ topic: "Edits mid-debate", maxRounds: 2 });
+    const created = await stack.debate.createSession({
+      topic: "Edits mid-debate",
+      maxRounds: 2,
+      verdict: false,
+    });
     const recorder = stack.recordEvents(created.session.id);
     await stack.debate.startSession(created.session.id);
     await stack.fakeLlm.waitForRequests(1);

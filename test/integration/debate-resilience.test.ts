@@ -195,7 +195,11 @@ describe("slow helpers", () => {
 describe("loop guard", () => {
   test("a participant answering empty twice is told once, then excluded, announced, and two become one", async () => {
     stack.fakeLlm.setResponder((request) => (request.model === CHATGPT ? { text: "" } : {}));
-    const { id, recorder } = await startDebate(stack, { topic: "Silence is golden?", maxRounds: 5 });
+    const { id, recorder } = await startDebate(stack, {
+      topic: "Silence is golden?",
+      maxRounds: 5,
+      language: "ru",
+    });
     const excluded = await recorder.waitFor("participant-excluded");
     const end = await recorder.waitFor("session-end");
     expect(end).toMatchObject({ status: "stopped", stopReason: "no_participants" });
@@ -232,7 +236,7 @@ describe("loop guard", () => {
     stack.fakeLlm.setResponder((request) =>
       request.model === CHATGPT ? { text: variants[chatGptCalls++ % variants.length] } : {},
     );
-    const { id, recorder } = await startDebate(stack, { topic: "Ban cars?", maxRounds: 5 });
+    const { id, recorder } = await startDebate(stack, { topic: "Ban cars?", maxRounds: 5, language: "ru" });
     const end = await recorder.waitFor("session-end");
     expect(end).toMatchObject({ status: "stopped", stopReason: "no_participants" });
     const detail = await stack.debate.getSession(id);
@@ -315,7 +319,11 @@ describe("provider errors", () => {
           }
         : {},
     );
-    const { id, recorder } = await startDebate(stack, { topic: "Who holds the key?", maxRounds: 3 });
+    const { id, recorder } = await startDebate(stack, {
+      topic: "Who holds the key?",
+      maxRounds: 3,
+      language: "ru",
+    });
     const excluded = await recorder.waitFor("participant-excluded");
     const end = await recorder.waitFor("session-end");
     expect(end).toMatchObject({ status: "stopped", stopReason: "no_participants" });

@@ -141,7 +141,11 @@ describe("two engines on one database and Redis", () => {
     // running through the service of an idle stack that shares the database but no Redis prefix.
     const idle = await createTestStack({ fakeLlm, testDatabase, startEngine: false });
     try {
-      const created = await idle.debate.createSession({ topic: "Race for the turn", maxRounds: 2 });
+      const created = await idle.debate.createSession({
+        topic: "Race for the turn",
+        maxRounds: 2,
+        verdict: false,
+      });
       await idle.debate.startSession(created.session.id);
       const reader = createSessionReader(idle.db);
       const store = createSessionStore({ db: idle.db, reader, events: idle.events, logger: idle.logger });
@@ -268,7 +272,11 @@ describe("crash recovery", () => {
     });
     try {
       await worker.waitFor(/engine-worker ready/, 15_000);
-      const created = await survivor.debate.createSession({ topic: "Survive a crash", maxRounds: 3 });
+      const created = await survivor.debate.createSession({
+        topic: "Survive a crash",
+        maxRounds: 3,
+        verdict: false,
+      });
       const id = created.session.id;
       await survivor.debate.startSession(id);
       await fakeLlm.waitForRequests(3, 5000);

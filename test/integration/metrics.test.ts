@@ -41,6 +41,7 @@ async function startDebate(chatId: number) {
     chatId,
     source: "telegram",
     language: "en",
+    verdict: false,
   });
   await stack.debate.startSession(created.session.id);
   return created.session.id;

@@ -160,7 +160,9 @@ describe("OpenAPI document", () => {
     for (const key of runtimeSettingKeys) {
       const written = SettingsUpdate.properties[key];
       const numeric =
-        written.type === "integer" ? written : written.anyOf?.find((s: Json) => s.type === "number");
+        written.type === "integer"
+          ? written
+          : written.anyOf?.find((s: Json) => s.type === "number" || s.type === "integer");
       if (numeric) {
         expect(typeof numeric.minimum, key).toBe("number");
         expect(typeof numeric.maximum, key).toBe("number");

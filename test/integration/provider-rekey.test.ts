@@ -45,7 +45,7 @@ async function rekey(env: Record<string, string>) {
 
 /** A debate created while the keys decrypt, run after `beforeStart` (which may make them unreadable). */
 async function debate(topic: string, beforeStart: () => Promise<void> = async () => {}) {
-  const created = await stack.debate.createSession({ topic, maxRounds: 1 });
+  const created = await stack.debate.createSession({ topic, maxRounds: 1, verdict: false });
   const recorder = stack.recordEvents(created.session.id);
   await beforeStart();
   await stack.debate.startSession(created.session.id);

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { messages, sessionParticipants, sessions } from "../../src/db/schema";
-import { createStepWriter, draftMessages, SessionMovedOn, type Step } from "../../src/debate/step-writer";
+import {
+  createStepWriter,
+  draftMessages,
+  InterjectionsAhead,
+  SessionMovedOn,
+  type Step,
+} from "../../src/debate/step-writer";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-db";
 
 let testDatabase: TestDatabase;
@@ -137,5 +143,57 @@ describe("step writer", () => {
     expect((await rowsOf(ending.session.id)).map((row) => [row.authorType, row.cost])).toEqual([
       ["system", "0.00000000"],
     ]);
+  });
+
+  test("an interjection at the step's index hands it back instead of passing for another holder's turn", async () => {
+    const write = createStepWriter(db());
+    const { session, participants } = await runningSession("Interjected");
+    const [interjection] = await db()
+      .insert(messages)
+      .values({
+        sessionId: session.id,
+        turnIndex: 0,
+        round: 1,
+        authorType: "user",
+        authorName: "User",
+        content: "Q?",
+      })
+      .returning();
+    const refused = await write(at(session.id, turn(participants[0]!.id, "mine"))).catch((error) => error);
+    expect(refused).toBeInstanceOf(InterjectionsAhead);
+    expect((refused as InterjectionsAhead).rows.map((row) => row.id)).toEqual([interjection!.id]);
+    // Written after it, the step lands.
+    const step = turn(participants[0]!.id, "mine");
+    await write({ sessionId: session.id, step, drafts: draftMessages(session.id, 1, step) });
+    expect((await rowsOf(session.id)).map((row) => [row.turnIndex, row.authorType])).toEqual([
+      [0, "user"],
+      [1, "model"],
+    ]);
+    // A model row at the index is another holder's turn.
+    const again = turn(participants[1]!.id, "theirs");
+    await expect(
+      write({ sessionId: session.id, step: again, drafts: draftMessages(session.id, 1, again) }),
+    ).rejects.toBeInstanceOf(SessionMovedOn);
+  });
+
+  test("an ended session takes a verdict's step only while a verdict is requested, which the step clears", async () => {
+    const write = createStepWriter(db());
+    const { session } = await runningSession("Judged later");
+    await db()
+      .update(sessions)
+      .set({ status: "stopped", stopReason: "user", finishedAt: new Date() })
+      .where(eq(sessions.id, session.id));
+    const verdict: Step = {
+      messages: [{ round: 1, authorType: "verdict", authorName: "M", participantId: null, content: "V" }],
+      verdictDone: true,
+    };
+    await expect(write(at(session.id, verdict))).rejects.toBeInstanceOf(SessionMovedOn);
+    await db().update(sessions).set({ verdictRequestedAt: new Date() }).where(eq(sessions.id, session.id));
+    // An ordinary step is still refused: the session is not running.
+    await expect(write(at(session.id, turn(1, "late")))).rejects.toBeInstanceOf(SessionMovedOn);
+    await write(at(session.id, verdict));
+    const [row] = await db().select().from(sessions).where(eq(sessions.id, session.id));
+    expect(row).toMatchObject({ status: "stopped", stopReason: "user", verdictRequestedAt: null });
+    expect((await rowsOf(session.id)).map((message) => message.authorType)).toEqual(["verdict"]);
   });
 });

@@ -34,6 +34,7 @@ describe("config", () => {
       BOT_COST_PER_DAY_USD: "20",
       ACCESS_MODE: "open",
       GROUP_CHATS: "on",
+      MODERATOR_PROVIDER_ID: "",
     });
   });
 

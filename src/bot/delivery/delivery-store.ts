@@ -44,6 +44,8 @@ export interface DeliveryStore {
     id: number,
     outcome: { status: DeliveryStatus; telegramMessageIds?: number[]; error?: string },
   ): Promise<void>;
+  /** A session whose closing line was sent has more to post: open again (a chat given up stays so). */
+  reopen(sessionId: string): Promise<void>;
   /** The closing line is out (or given up): the session is closed for the bot. */
   closeSession(sessionId: string, status: "sent" | "failed"): Promise<void>;
   /** The chat cannot receive messages any more: every pending row of it fails. Returns its open sessions. */
@@ -177,6 +179,13 @@ export function createDeliveryStore(db: Db): DeliveryStore {
           deliveredAt: new Date(),
         })
         .where(eq(deliveries.id, id));
+    },
+
+    async reopen(sessionId) {
+      await db
+        .update(deliveries)
+        .set({ status: "pending", deliveredAt: null })
+        .where(and(closingOf(sessionId), eq(deliveries.status, "sent")));
     },
 
     async closeSession(sessionId, status) {

@@ -105,6 +105,16 @@ export function startLiveDelivery(deps: {
         liveTurns.delete(`${event.sessionId}:${event.turnIndex}`);
         outbox.kick(chatId);
         return;
+      case "session-start":
+        // A continued debate: its new turns and closing line go out after the old closing line.
+        if (event.continued) await outbox.reopen(event.sessionId);
+        outbox.kick(chatId);
+        return;
+      case "message-created":
+        // A verdict asked for after the end comes after the closing line: post it, then close again.
+        if (event.authorType === "verdict") await outbox.reopen(event.sessionId);
+        outbox.kick(chatId);
+        return;
       case "session-end":
         for (const key of [...liveTurns.keys()])
           if (key.startsWith(`${event.sessionId}:`)) liveTurns.delete(key);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { TelegramError } from "gramio";
 import type { Message, Session } from "../../db/schema";
 import type { DebateService } from "../../debate/debate-service";
+import { debateTexts } from "../../debate/debate-texts";
 import { type Clock, systemClock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
 import { closingReason, languageOf, TEXTS } from "../i18n/texts";
@@ -29,6 +30,11 @@ export interface Outbox {
   lastSession(chatId: number): Promise<string | null>;
   /** Schedules a pass for the chat (coalesced while one runs). */
   kick(chatId: number): void;
+  /**
+   * The session has more to post after its closing line went out (it was continued, or its requested
+   * verdict is in): it is open again for the bot, and its new rows and a new closing line follow.
+   */
+  reopen(sessionId: string): Promise<void>;
   /**
    * True while a session of the chat still has messages or its closing line to post: a new debate
    * waits for it. A pass running here now is waited for first (up to a few seconds), so the closing
@@ -63,9 +69,14 @@ function isEntityError(error: unknown): boolean {
   return error instanceof TelegramError && error.code === 400 && /entit|parse/i.test(error.message);
 }
 
-/** What is posted of a transcript: the turns and notices; summaries, interjections and held-back answers are not. */
+/**
+ * What is posted of a transcript: the turns, notices and the verdict. Summaries and held-back answers
+ * are not, nor interjections: the chat already shows them (the user's own message, or the door's
+ * acknowledgement).
+ */
 const isPosted = (message: Message) =>
-  (message.authorType === "model" || message.authorType === "system") && !message.flagged;
+  (message.authorType === "model" || message.authorType === "system" || message.authorType === "verdict") &&
+  !message.flagged;
 
 export function createOutbox(deps: {
   store: DeliveryStore;
@@ -104,6 +115,11 @@ export function createOutbox(deps: {
 
   const render = (session: Session, row: Message, personas: Map<number, string | null>): TelegramText[] => {
     if (row.authorType === "system") return splitTelegramText({ text: row.content, entities: [] });
+    if (row.authorType === "verdict") {
+      // Highlighted: a bold heading in the session's language, naming the moderator's model.
+      const heading = `${debateTexts(session.language).verdictHeading} · ${row.authorName}`;
+      return splitTelegramText(withHeader(heading, markdownToTelegram(row.content)));
+    }
     const header = TEXTS[languageOf(session.language)].turnHeader(
       row.authorName,
       row.participantId === null ? null : (personas.get(row.participantId) ?? null),
@@ -272,6 +288,12 @@ export function createOutbox(deps: {
     },
     kick,
     lastSession: (chatId) => store.lastSession(chatId),
+    async reopen(sessionId) {
+      const chatId = await this.chatOf(sessionId);
+      if (chatId === null) return;
+      await store.reopen(sessionId);
+      kick(chatId);
+    },
     async hasUndelivered(chatId) {
       const pass = running.get(chatId);
       if (pass) await Promise.race([pass, clock.sleep(PASS_WAIT_MS)]);

@@ -151,7 +151,7 @@ export const messageView = named(
     id: "number.integer",
     turn_index: "number.integer",
     round: "number.integer",
-    author_type: "'model' | 'system' | 'summary' | 'user'",
+    author_type: "'model' | 'system' | 'summary' | 'user' | 'verdict'",
     author_name: "string",
     participant_id: "number.integer | null",
     content: "string",
@@ -401,6 +401,9 @@ function settingJsonSchema(key: RuntimeSettingKey, use: "read" | "write"): JsonS
     description: `${spec.expected}; default ${spec.defaultValue}`,
     default: defaultSetting(key),
   };
+  // A setting that may be empty (MODERATOR_PROVIDER_ID: "" is "the first enabled provider").
+  if (rule.type === "integer" && spec.defaultValue === "")
+    return { anyOf: [rule, { type: "string", maxLength: 0 }], ...documented };
   if (rule.type === "integer") return { ...rule, ...documented };
   // A closed list (ACCESS_MODE, GROUP_CHATS).
   if (Array.isArray(rule.enum)) return { type: "string", ...rule, ...documented };
