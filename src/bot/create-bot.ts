@@ -25,7 +25,9 @@ import { refuseBlocked } from "./features/admission";
 import { pressButton } from "./features/buttons";
 import { createChatAdminCheck } from "./features/chat-admins";
 import { donateFeature } from "./features/donate";
+import { sendTranscript } from "./features/export";
 import { awaitingTopicKey, type FeatureContext, type FeatureDeps } from "./features/feature-context";
+import { interjectIfRunning } from "./features/interjection";
 import { askTopic, isAwaitingTopic, receiveTopic, rejectNonTextTopic } from "./features/new-debate";
 import { createSpamGuard } from "./features/spam-guard";
 import { showHelp, showStart, showUnknownCommand } from "./features/start";
@@ -77,13 +79,14 @@ export interface TelegramBotDoor {
 
 const COMMAND = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)/;
 
-type Action = MenuAction | "start" | "help";
+type Action = MenuAction | "start" | "help" | "export";
 const COMMANDS: Record<string, Action> = {
   start: "start",
   help: "help",
   new: "new",
   stop: "stop",
   usage: "usage",
+  export: "export",
   donate: "donate",
 };
 
@@ -185,6 +188,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
         return stopDebate(features, context);
       case "usage":
         return showUsage(features, context);
+      case "export":
+        return void (await sendTranscript(features, context));
       case "donate":
         return donateFeature(features, context);
     }
@@ -214,9 +219,12 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       return;
     }
     const awaiting = asked === null && (await isAwaitingTopic(features, context));
-    // Other chatter: in private chats point at the menu; in groups stay quiet.
-    if (asked === null && !awaiting)
+    if (asked === null && !awaiting) {
+      // While their debate runs, the user's text is a word to the participants.
+      if (text !== undefined && (await interjectIfRunning(features, context, text))) return;
+      // Other chatter: in private chats point at the menu; in groups stay quiet.
       return context.isPrivate && text !== undefined ? showHelp(context) : undefined;
+    }
     // With GROUP_CHATS=off a group gets one line, whatever it asks, and nothing starts; a debate
     // that ran before the switch can still be stopped.
     if (!context.isPrivate && asked !== "stop" && (await deps.settings.getAll()).GROUP_CHATS === "off") {
@@ -262,8 +270,9 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
         suppress: true,
       });
     };
-    const chat = query.message?.chat;
-    if (!chat || query.from.is_bot || query.data === undefined) return answer();
+    const message = query.message;
+    const chat = message?.chat;
+    if (!message || !chat || query.from.is_bot || query.data === undefined) return answer();
     const data = query.data;
     const verdict = spam.admit(query.from.id);
     if (verdict === "drop") return answer();
@@ -272,7 +281,9 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       let text: string | undefined;
       try {
         const pressed = await contextFor(chat.id, chat.type, query.from);
-        text = pressed.user.blocked ? pressed.texts.blocked : await pressButton(features, pressed, data);
+        text = pressed.user.blocked
+          ? pressed.texts.blocked
+          : await pressButton(features, pressed, data, message.message_id);
       } catch (error) {
         logger.error("button failed", { chatId: chat.id, error });
         text = TEXTS[languageOf(query.from.language_code)].buttonFailed;

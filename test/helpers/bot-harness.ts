@@ -1,6 +1,15 @@
 import type { AppTuning } from "../../src/app";
+import { type SetupAction, setupButton } from "../../src/bot/callback-data";
 import type { TelegramBotDoor } from "../../src/bot/create-bot";
-import { type FakeTelegramServer, type SentDraft, startFakeTelegramServer } from "./fake-telegram-server";
+import {
+  type ChatSpec,
+  type FakeTelegramServer,
+  nextSentTo,
+  type SentDraft,
+  type SentMessage,
+  startFakeTelegramServer,
+  type UserSpec,
+} from "./fake-telegram-server";
 import type { TestStack } from "./test-stack";
 
 /**
@@ -50,4 +59,57 @@ export async function pressDraftStop(
   const draft = telegram.drafts.findLast((shown) => shown.chat_id === chatId && shown.can_stop === true)!;
   telegram.stopDraft(chatId, draft.draft_id);
   return draft;
+}
+
+/** Whether a bot message is a setup card (the message after a topic, with its inline keyboard). */
+export const isSetupCard = (message: SentMessage) => setupButtonOf(message, "start") !== undefined;
+
+/** The callback data of a setup card's button (`value` picks among formats, rounds, providers). */
+export function setupButtonOf(message: SentMessage, action: SetupAction, value?: number): string | undefined {
+  const rows: { callback_data?: string }[][] = message.reply_markup?.inline_keyboard ?? [];
+  return rows
+    .flat()
+    .map((button) => button.callback_data)
+    .find((data) => {
+      if (!data || !setupButton.filter(data)) return false;
+      const parsed = setupButton.unpack(data);
+      return parsed.action === action && (value === undefined || parsed.value === value);
+    });
+}
+
+/**
+ * The user sends a topic and taps «Start» on the setup card that follows: the one-tap start with
+ * the defaults. Resolves with the card once the tap is queued.
+ */
+export async function submitTopic(
+  telegram: FakeTelegramServer,
+  chat: ChatSpec,
+  user: UserSpec,
+  topic: string,
+): Promise<SentMessage> {
+  const card = nextSentTo(telegram, chat.id, (text) => text.startsWith("📝"));
+  telegram.sendText(chat, topic, user);
+  const sent = await card;
+  telegram.pressButton(chat, sent.message_id, setupButtonOf(sent, "start")!, user);
+  return sent;
+}
+
+/**
+ * {@link submitTopic}, then resolves with the text of the bot's first message after the card that
+ * matches `predicate` (the announcement, a refusal, …).
+ */
+export async function replyToTopic(
+  telegram: FakeTelegramServer,
+  chat: ChatSpec,
+  user: UserSpec,
+  topic: string,
+  predicate: (text: string) => boolean = () => true,
+): Promise<string> {
+  const card = await submitTopic(telegram, chat, user, topic);
+  const reply = await telegram.waitForSent(
+    (message) =>
+      message.chat_id === chat.id && message.message_id > card.message_id && predicate(message.text),
+    20_000,
+  );
+  return reply.text;
 }

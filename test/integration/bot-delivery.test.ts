@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { and, asc, eq } from "drizzle-orm";
 import { deliveries } from "../../src/bot/delivery/delivery-table";
 import { messages, sessions } from "../../src/db/schema";
-import { pressDraftStop, startTestBot } from "../helpers/bot-harness";
+import { pressDraftStop, startTestBot, submitTopic } from "../helpers/bot-harness";
 import { sessionInStatus } from "../helpers/debate-test-utils";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import { eventually } from "../helpers/eventually";
@@ -223,8 +223,11 @@ describe("bot delivery", () => {
     for (const chat of [a, b]) telegram.sendText(chat, "/new", { id: chat.id, language_code: "en" });
     await telegram.waitForSentCount(a.id, 1);
     await telegram.waitForSentCount(b.id, 1);
-    for (const chat of [a, b])
-      telegram.sendText(chat, `Topic for chat ${chat.id}`, { id: chat.id, language_code: "en" });
+    await Promise.all(
+      [a, b].map((chat) =>
+        submitTopic(telegram, chat, { id: chat.id, language_code: "en" }, `Topic for chat ${chat.id}`),
+      ),
+    );
     await Promise.all([closingOf(telegram, a.id, 30_000), closingOf(telegram, b.id, 30_000)]);
     for (const chat of [a, b]) {
       expect(turnsIn(telegram, chat.id).map((m) => m.text.split("\n")[0])).toEqual([

@@ -6,7 +6,7 @@ import { debateTexts } from "../../debate/debate-texts";
 import { type Clock, systemClock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
 import { closingReason, languageOf, TEXTS } from "../i18n/texts";
-import { menuKeyboard } from "../keyboards";
+import { endKeyboard } from "../keyboards";
 import type { DeliveryStore } from "./delivery-store";
 import { type FloodControlledSender, LeaseLostError } from "./flood-control";
 import { plain, renderTurn, splitTelegramText, type TelegramText } from "./telegram-text";
@@ -118,7 +118,7 @@ export function createOutbox(deps: {
     if (row.authorType === "verdict") {
       // Highlighted: a bold heading in the session's language, naming the moderator's model.
       const heading = `${debateTexts(session.language).verdictHeading} · ${row.authorName}`;
-      return splitTelegramText(withHeader(heading, markdownToTelegram(row.content)));
+      return renderTurn(heading, row.content);
     }
     const header = TEXTS[languageOf(session.language)].turnHeader(
       row.authorName,
@@ -197,7 +197,12 @@ export function createOutbox(deps: {
       session.maxRounds,
       await debate.getTotals(session.id),
     );
-    await sender.send({ chat_id: chatId, text, reply_markup: menuKeyboard(language) }, lease);
+    // The next steps hang under the closing line (the menu stays from the announcement).
+    const verdict = (await debate.listMessages(session.id)).some((row) => row.authorType === "verdict");
+    await sender.send(
+      { chat_id: chatId, text, reply_markup: endKeyboard(language, session.id, { verdict: !verdict }) },
+      lease,
+    );
     await store.closeSession(session.id, "sent");
   };
 

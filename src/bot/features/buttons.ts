@@ -1,17 +1,10 @@
-import { CallbackData } from "gramio";
+import { DebateError } from "../../debate/debate-errors";
+import { type EndAction, endButton, setupButton } from "../callback-data";
+import { replyRefusal } from "./admission";
+import { pressSetupButton } from "./debate-setup";
+import { sendTranscript } from "./export";
 import type { FeatureContext, FeatureDeps } from "./feature-context";
 import { askTopic } from "./new-debate";
-
-/** What the buttons under a debate's closing line do. */
-export const END_ACTIONS = ["more", "verdict", "export", "new"] as const;
-export type EndAction = (typeof END_ACTIONS)[number];
-
-/**
- * Inline buttons carry what they act on, packed by GramIO's CallbackData (well under Telegram's 64
- * bytes: a session's UUID and an action index). A button names its session, so one of an older
- * debate is told apart from the chat's current one.
- */
-export const endButton = new CallbackData("end").string("session").enum("action", END_ACTIONS);
 
 /**
  * A pressed inline button: acts, and returns what the callback answer says (a short notice), or
@@ -21,10 +14,15 @@ export async function pressButton(
   deps: FeatureDeps,
   context: FeatureContext,
   data: string,
+  messageId: number,
 ): Promise<string | undefined> {
   if (endButton.filter(data)) {
     const parsed = endButton.safeUnpack(data);
     if (parsed.success) return pressEndButton(deps, context, parsed.data.session, parsed.data.action);
+  }
+  if (setupButton.filter(data)) {
+    const parsed = setupButton.safeUnpack(data);
+    if (parsed.success) return pressSetupButton(deps, context, messageId, parsed.data);
   }
   return context.texts.buttonExpired;
 }
@@ -41,7 +39,46 @@ async function pressEndButton(
     case "new":
       await askTopic(deps, context);
       return undefined;
-    default:
-      return context.texts.buttonExpired;
+    case "export":
+      await sendTranscript(deps, context, sessionId);
+      return context.texts.exportSent;
+    case "more":
+    case "verdict":
+      return steer(deps, context, sessionId, action);
+  }
+}
+
+/** One more round or the verdict: they spend the starter's budget, so in a group they are the starter's call. */
+async function steer(
+  deps: FeatureDeps,
+  context: FeatureContext,
+  sessionId: string,
+  action: "more" | "verdict",
+): Promise<string | undefined> {
+  const session = await deps.debate.getSessionRow(sessionId);
+  const allowed =
+    context.isPrivate ||
+    session.userId === context.userId ||
+    (await deps.isChatAdmin(context.chatId, context.telegramUserId));
+  if (!allowed) return context.texts.onlyStarter;
+  try {
+    if (action === "more") {
+      await deps.debate.continueSession(sessionId, 1);
+      deps.outbox.kick(context.chatId);
+      return context.texts.continuing;
+    }
+    await deps.debate.requestVerdict(sessionId);
+    deps.outbox.kick(context.chatId);
+    return context.texts.verdictRequested;
+  } catch (error) {
+    if (error instanceof DebateError && error.code === "invalid_state") {
+      const now = await deps.debate.getSessionRow(sessionId);
+      return now.status === "running" || action === "more"
+        ? context.texts.stillRunning
+        : context.texts.verdictExists;
+    }
+    // Limits still apply to one more round: the same answers as a refused new debate.
+    if (await replyRefusal(deps, context, error)) return undefined;
+    throw error;
   }
 }
