@@ -17,8 +17,11 @@ export const endButton = new CallbackData("end").string("session").enum("action"
 export const SETUP_ACTIONS = ["start", "options", "format", "rounds", "participant", "verdict"] as const;
 export type SetupAction = (typeof SETUP_ACTIONS)[number];
 
-/** `value`: the format's index in DEBATE_FORMATS, the rounds, or the provider id. */
+/**
+ * `value`: the format's index in DEBATE_FORMATS, the rounds, or the provider id; 0 when the action
+ * takes none (a default, not a bare optional: the library logs every optional field it finds absent).
+ */
 export const setupButton = new CallbackData("setup")
   .string("setup")
   .enum("action", SETUP_ACTIONS)
-  .number("value", { optional: true });
+  .number("value", { optional: true, default: 0 });

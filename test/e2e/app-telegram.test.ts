@@ -126,7 +126,8 @@ describe("the product end to end (polling)", () => {
       .output()
       .split("\n")
       .filter((line) => line.includes('"msg":"llm call"'));
-    expect(calls.length).toBe(4);
+    // Four turns and the moderator's verdict (on by default after the one-tap start).
+    expect(calls.length).toBe(5);
     expect(JSON.parse(calls[0]!)).toMatchObject({
       provider: "ChatGPT",
       tokens_in: expect.any(Number),

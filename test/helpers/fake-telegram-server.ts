@@ -1223,10 +1223,7 @@ class FakeTelegram implements FakeTelegramServer {
       if (caption !== undefined && caption.length > 1024) throw badRequest("message caption is too long");
       this.checkRateLimit(call, state);
       const message: TelegramMessage = {
-        message_id: state.nextMessageId++,
-        from: this.botUser,
-        chat: state.chat,
-        date: Math.floor(call.at / 1000),
+        ...this.botMessage(state, call),
         document: {
           file_id: `BQACAgIAAx-doc${this.documents.length + 1}`,
           file_unique_id: `doc${this.documents.length + 1}`,
@@ -1354,19 +1351,26 @@ class FakeTelegram implements FakeTelegramServer {
     held.settle({ ok: true, result: this.updates.slice(0, held.limit) });
   }
 
+  /** The fields every message the bot sends starts with: the next id in the chat, sender, date. */
+  private botMessage(
+    state: ChatState,
+    call: ApiCall,
+  ): Pick<TelegramMessage, "message_id" | "from" | "chat" | "date"> {
+    return {
+      message_id: state.nextMessageId++,
+      from: this.botUser,
+      chat: state.chat,
+      date: Math.floor(call.at / 1000),
+    };
+  }
+
   private sendMessage(params: Params, call: ApiCall): TelegramMessage {
     const state = this.chatFor(params.chat_id);
     const prepared = prepareText(params, call.warnings, false);
     const replyMarkup = validateReplyMarkup(params.reply_markup);
     const replyTo = this.replyTarget(state, params);
     this.checkRateLimit(call, state);
-    const message: TelegramMessage = {
-      message_id: state.nextMessageId++,
-      from: this.botUser,
-      chat: state.chat,
-      date: Math.floor(call.at / 1000),
-      text: prepared.text,
-    };
+    const message: TelegramMessage = { ...this.botMessage(state, call), text: prepared.text };
     if (prepared.entities) message.entities = prepared.entities;
     if (replyTo) message.reply_to_message = replyTo;
     if (replyMarkup && typeof replyMarkup === "object" && "inline_keyboard" in replyMarkup) {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { endButton } from "../../src/bot/callback-data";
 import { DEBATE_FORMATS } from "../../src/debate/debate-formats";
-import { setupButtonOf, startTestBot, submitTopic } from "../helpers/bot-harness";
+import { replyToTopic, setupButtonOf, startTestBot, submitTopic } from "../helpers/bot-harness";
 import { eventually } from "../helpers/eventually";
 import {
   type ChatSpec,
@@ -89,12 +89,12 @@ async function cardFor(chat: ChatSpec, user: UserSpec, topic: string) {
   return card;
 }
 
-/** /new, the topic, then «Start» on the card: a debate with the defaults. */
+/** /new, the topic, then «Start» on the card: a debate with the defaults; resolves once announced. */
 async function newDebate(chat: ChatSpec, user: UserSpec, topic: string) {
   const asked = nextSentTo(telegram, chat.id, (text) => text.includes("topic") || text.includes("тему"));
   telegram.sendText(chat, "/new", user);
   await asked;
-  return submitTopic(telegram, chat, user, topic);
+  return replyToTopic(telegram, chat, user, topic, (text) => /^(Topic|Тема):/.test(text));
 }
 
 /** The current version of a message the bot sent. */
@@ -326,4 +326,9 @@ describe("after the closing line", () => {
     expect(document.mime_type).toStartWith("text/markdown");
     expect(document.content).toContain("Cats or dogs?");
   }, 60_000);
+
+  test("no callback query of this file was left unanswered", () => {
+    expect(telegram.callbackAnswers.length).toBeGreaterThan(20);
+    expect(telegram.unansweredCallbackQueries()).toEqual([]);
+  });
 });

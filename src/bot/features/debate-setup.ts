@@ -91,7 +91,7 @@ export async function pressSetupButton(
   deps: FeatureDeps,
   context: FeatureContext,
   messageId: number,
-  pressed: { setup: string; action: SetupAction; value?: number },
+  pressed: { setup: string; action: SetupAction; value: number },
 ): Promise<string | undefined> {
   const setup = await load(deps, context.chatId, pressed.setup);
   if (!setup) return context.texts.setupExpired;
@@ -137,14 +137,14 @@ export async function pressSetupButton(
       await redraw(true);
       return undefined;
     case "format": {
-      const format = DEBATE_FORMATS[pressed.value ?? -1];
+      const format = DEBATE_FORMATS[pressed.value];
       if (!format) return context.texts.buttonExpired;
       if (format === setup.format) return undefined;
       setup.format = format;
       break;
     }
     case "rounds": {
-      const rounds = pressed.value ?? 0;
+      const rounds = pressed.value;
       if (!Number.isInteger(rounds) || rounds < ROUNDS_RANGE.min || rounds > ROUNDS_RANGE.max) {
         return context.texts.buttonExpired;
       }
@@ -155,7 +155,7 @@ export async function pressSetupButton(
     case "participant": {
       const chosen = choices.filter((choice) => choice.chosen).map((choice) => choice.id);
       if (!choices.some((choice) => choice.id === pressed.value)) return context.texts.buttonExpired;
-      const next = chosen.includes(pressed.value!)
+      const next = chosen.includes(pressed.value)
         ? chosen.filter((id) => id !== pressed.value)
         : choices.filter((choice) => choice.chosen || choice.id === pressed.value).map((choice) => choice.id);
       if (next.length < 2) return context.texts.setupTooFewParticipants;

@@ -79,7 +79,6 @@ export interface BotTexts {
   setupButtons: {
     start: string;
     options: string;
-    rounds(count: number): string;
     verdict(on: boolean): string;
   };
   /** The card's buttons were pressed by someone else, or it has been replaced or has expired. */
@@ -125,15 +124,6 @@ export function formatCostRough(cost: string): string {
   const value = Number(cost);
   if (value === 0) return "$0";
   return value >= 0.01 ? `$${value.toFixed(2)}` : `$${Number(value.toPrecision(2))}`;
-}
-
-/** The Russian plural form for a count: 1 раунд, 2 раунда, 5 раундов. */
-function plural(count: number, one: string, few: string, many: string): string {
-  const tens = count % 100;
-  const units = count % 10;
-  if (tens >= 11 && tens <= 14) return many;
-  if (units === 1) return one;
-  return units >= 2 && units <= 4 ? few : many;
 }
 
 /** At most `max` characters, with an ellipsis when cut (captions have a limit of their own). */
@@ -285,7 +275,6 @@ const ru: BotTexts = {
   setupButtons: {
     start: "▶️ Начать",
     options: "⚙️ Настроить",
-    rounds: (count) => `${count} ${plural(count, "раунд", "раунда", "раундов")}`,
     verdict: (on) => (on ? "Вердикт: да" : "Вердикт: нет"),
   },
   setupExpired: "Эти настройки устарели. Начните заново: /new.",
@@ -407,7 +396,6 @@ const en: BotTexts = {
   setupButtons: {
     start: "▶️ Start",
     options: "⚙️ Customize",
-    rounds: (count) => `${count} ${count === 1 ? "round" : "rounds"}`,
     verdict: (on) => (on ? "Verdict: yes" : "Verdict: no"),
   },
   setupExpired: "These settings have expired. Start again: /new.",
