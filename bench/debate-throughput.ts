@@ -616,6 +616,9 @@ async function runScenario(options: Options): Promise<ScenarioResult> {
               maxRounds: options.rounds,
               source: "api",
               language: "en",
+              // Turn throughput of today's round table: no moderator's call after the last round.
+              format: "roundtable",
+              verdict: false,
             }),
           ),
         );

@@ -241,7 +241,8 @@ describe("admin in a browser", () => {
       { timeout: 20_000 },
     );
     expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
-    expect(await page.locator("#transcript article.turn").count()).toBe(4);
+    // Four turns and the moderator's verdict (on by default).
+    expect(await page.locator("#transcript article.turn").count()).toBe(5);
     // The model's <script> is visible as text, Markdown still rendered.
     expect(await page.getByText(HOSTILE_ANSWER).first().isVisible()).toBe(true);
     expect(await page.locator("#transcript strong", { hasText: "bold" }).count()).toBe(1);

@@ -93,6 +93,12 @@ describe("the product end to end (polling)", () => {
       "🤖 ChatGPT · Optimist · раунд 2/2",
       "🤖 DeepSeek · Skeptic · раунд 2/2",
     ]);
+    // The moderator's verdict follows the last turn, under its bold heading, before the closing line.
+    const posted = telegram.sent.filter((message) => message.chat_id === chat.id);
+    const verdict = posted.findIndex((message) => message.text.startsWith("⚖️ Вердикт модератора"));
+    expect(verdict).toBeGreaterThan(posted.indexOf(turns.at(-1)!));
+    expect(verdict).toBeLessThan(posted.indexOf(closing));
+    expect(posted[verdict]!.entities?.[0]).toMatchObject({ type: "bold", offset: 0 });
     // Headers are entities, never parse_mode.
     expect(turns.every((message) => message.entities?.some((entity) => entity.type === "bold"))).toBe(true);
     expect(telegram.calls.some((call) => call.params.parse_mode !== undefined)).toBe(false);
@@ -126,8 +132,8 @@ describe("the product end to end (polling)", () => {
       .output()
       .split("\n")
       .filter((line) => line.includes('"msg":"llm call"'));
-    // Four turns and the moderator's verdict (on by default after the one-tap start).
-    expect(calls.length).toBe(5);
+    // Four turns and the moderator's verdict (on by default).
+    expect(calls.map((line) => JSON.parse(line).kind)).toEqual(["turn", "turn", "turn", "turn", "verdict"]);
     expect(JSON.parse(calls[0]!)).toMatchObject({
       provider: "ChatGPT",
       tokens_in: expect.any(Number),

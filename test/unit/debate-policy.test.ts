@@ -8,12 +8,18 @@ import {
   type AnswerOutcome,
   applyStep,
   type DebateState,
+  END_OF_ROUND,
   type FailureOutcome,
+  hasCurrentVerdict,
   planTurn,
+  stepAfterRound,
   stepAfterTurn,
   TIMED_OUT_TWICE,
+  verdictStep,
 } from "../../src/debate/debate-policy";
+import { expertLabel } from "../../src/debate/formats";
 import { draftMessages } from "../../src/debate/step-writer";
+import { previousRoundAnonymous } from "../../src/debate/turn-prompt";
 
 const NOW = Date.UTC(2026, 11, 1, 12);
 
@@ -252,5 +258,217 @@ describe("turn outcomes", () => {
       set: { status: "excluded", exclusionReason: "provider removed" },
     });
     expect(step.end).toEqual({ status: "finished", reason: "max_rounds" });
+  });
+});
+
+/** Plays a whole sequential debate with good answers; the speakers as `name@round`. */
+function play(debate: DebateState, limit = 50) {
+  const speakers: string[] = [];
+  for (let index = 0; index < limit && debate.session.status === "running"; index++) {
+    const plan = planTurn(debate, NOW);
+    if (plan.kind !== "speak") break;
+    turn(debate, answer("ok", `Answer ${index} in words of its own.`));
+    speakers.push(`${plan.speaker.displayName}@${plan.round}`);
+  }
+  return speakers;
+}
+
+const three = () => [participant(1, 0), participant(2, 1), participant(3, 2)];
+
+describe("formats", () => {
+  test("pro_contra keeps the fixed order, round after round", () => {
+    const debate = state({ session: { format: "pro_contra" } });
+    expect(play(debate)).toEqual(["P1@1", "P2@1", "P1@2", "P2@2"]);
+    expect(debate.session).toMatchObject({ status: "finished", stopReason: "max_rounds" });
+  });
+
+  test("socratic: the questioner opens each round but the last, where it speaks after the answers", () => {
+    const debate = state({ session: { format: "socratic", maxRounds: 3 }, participants: three() });
+    expect(play(debate)).toEqual(["P1@1", "P2@1", "P3@1", "P1@2", "P2@2", "P3@2", "P2@3", "P3@3", "P1@3"]);
+    expect(debate.session).toMatchObject({ status: "finished", stopReason: "max_rounds" });
+  });
+
+  test("socratic: a questioner excluded in the last round still lets the answers finish", () => {
+    const debate = state({ session: { format: "socratic", maxRounds: 1 }, participants: three() });
+    expect(planTurn(debate, NOW)).toMatchObject({ kind: "speak", speaker: { id: 2 } });
+    turn(debate, answer("ok", "First answer here."));
+    turn(debate, answer("ok", "Second answer here."));
+    const { step } = turn(debate, { kind: "provider-missing" });
+    expect(step.end).toEqual({ status: "finished", reason: "max_rounds" });
+  });
+
+  test("delphi: every active participant answers a round at once; the round is one step", () => {
+    const excluded = participant(3, 2, { status: "excluded" });
+    const debate = state({
+      session: { format: "delphi" },
+      participants: [participant(1, 0), participant(2, 1), excluded],
+    });
+    const plan = planTurn(debate, NOW);
+    expect(plan).toMatchObject({ kind: "round", round: 1 });
+    if (plan.kind !== "round") throw new Error("expected a round");
+    expect(plan.speakers.map((speaker) => speaker.id)).toEqual([1, 2]);
+    const step = stepAfterRound(debate, 1, [
+      { speaker: plan.speakers[0]!, outcome: answer("ok", "One view.") },
+      { speaker: plan.speakers[1]!, outcome: failure() },
+    ]);
+    expect(step.messages.map((message) => [message.authorType, message.participantId])).toEqual([
+      ["model", 1],
+      ["system", 2],
+    ]);
+    expect(step.participants).toEqual([{ id: 2, set: { consecutiveTimeouts: 1 } }]);
+    expect(step.cursor).toEqual({ currentRound: 2, nextOrderIndex: 0 });
+    expect(step.end).toBeUndefined();
+    // The last round's step finishes the debate (no verdict asked for here).
+    const last = stepAfterRound({ ...debate, session: { ...debate.session, currentRound: 2 } }, 2, [
+      { speaker: plan.speakers[0]!, outcome: answer("ok", "Revised view.") },
+      { speaker: plan.speakers[1]!, outcome: answer("ok", "Revised too.") },
+    ]);
+    expect(last.end).toEqual({ status: "finished", reason: "max_rounds" });
+  });
+
+  test("delphi: a round that excludes all but one ends the debate at the next plan", () => {
+    const debate = state({ session: { format: "delphi", maxRounds: 3 } });
+    const plan = planTurn(debate, NOW);
+    if (plan.kind !== "round") throw new Error("expected a round");
+    const step = stepAfterRound(debate, 1, [
+      { speaker: plan.speakers[0]!, outcome: answer("ok", "Still here.") },
+      { speaker: plan.speakers[1]!, outcome: { kind: "provider-missing" } },
+    ]);
+    applyStep(debate, step, draftMessages("s", 0, step));
+    expect(planTurn(debate, NOW)).toMatchObject({
+      kind: "end",
+      step: { end: { reason: "no_participants" } },
+    });
+  });
+
+  test("delphi prompts: the previous round only, the others as Expert A/B/…, the moderator's questions kept", () => {
+    const debate = state({ session: { format: "delphi" }, participants: three() });
+    const rows = draftMessages("s", 0, {
+      messages: [
+        { round: 1, authorType: "model", authorName: "P1", participantId: 1, content: "r1 p1" },
+        { round: 1, authorType: "model", authorName: "P2", participantId: 2, content: "r1 p2" },
+        { round: 1, authorType: "model", authorName: "P3", participantId: 3, content: "r1 p3" },
+        { round: 1, authorType: "user", authorName: "User", participantId: null, content: "Why?" },
+        { round: 2, authorType: "model", authorName: "P1", participantId: 1, content: "r2 p1" },
+      ],
+    });
+    debate.messages.push(...rows);
+    const seen = previousRoundAnonymous(debate, { id: 2 }, 2);
+    expect(
+      seen.map((turn) => [turn.authorName, turn.participantId, turn.content, turn.interjection]),
+    ).toEqual([
+      ["Expert A", null, "r1 p1", false],
+      ["P2", 2, "r1 p2", false],
+      ["Expert C", null, "r1 p3", false],
+      ["User", null, "Why?", true],
+    ]);
+    // Round 1 sees no answer at all: nothing came before it.
+    expect(previousRoundAnonymous({ ...debate, messages: rows.slice(0, 3) }, { id: 1 }, 1)).toEqual([]);
+    expect([expertLabel(0), expertLabel(25), expertLabel(26)]).toEqual(["Expert A", "Expert Z", "Expert AA"]);
+  });
+});
+
+describe("verdict", () => {
+  const judged = () => state({ session: { verdict: true, maxRounds: 1 } });
+
+  test("after the last round the verdict is due; its step writes the row and finishes the debate", () => {
+    const debate = judged();
+    turn(debate, answer("ok", "First view."));
+    const { step } = turn(debate, answer("ok", "Second view."));
+    // The last turn does not end the debate: it leaves the cursor past the round for the verdict.
+    expect(step.end).toBeUndefined();
+    expect(step.cursor).toEqual({ currentRound: 1, nextOrderIndex: END_OF_ROUND });
+    expect(planTurn(debate, NOW)).toEqual({ kind: "verdict", round: 1 });
+    const verdict = verdictStep(debate, {
+      kind: "answer",
+      moderator: "P1",
+      message: { content: "## Consensus\nlow", tokensIn: 50, tokensOut: 20, cost: "0.00000300" },
+    });
+    expect(verdict).toEqual({
+      messages: [
+        {
+          round: 1,
+          authorType: "verdict",
+          authorName: "P1",
+          participantId: null,
+          content: "## Consensus\nlow",
+          tokensIn: 50,
+          tokensOut: 20,
+          cost: "0.00000300",
+        },
+      ],
+      verdictDone: true,
+      cursor: { currentRound: 1, nextOrderIndex: END_OF_ROUND },
+      end: { status: "finished", reason: "max_rounds" },
+    });
+    applyStep(debate, verdict, draftMessages("s", 2, verdict));
+    expect(hasCurrentVerdict(debate)).toBe(true);
+    // More turns (a continued debate) make it stale.
+    debate.messages.push(
+      ...draftMessages("s", 3, {
+        messages: [{ round: 2, authorType: "model", authorName: "P1", participantId: 1, content: "More." }],
+      }),
+    );
+    expect(hasCurrentVerdict(debate)).toBe(false);
+  });
+
+  test("a failed, empty or unaffordable verdict leaves a note and the debate still finishes", () => {
+    const debate = judged();
+    turn(debate, answer("ok", "First view."));
+    turn(debate, answer("ok", "Second view."));
+    const failed = verdictStep(debate, {
+      kind: "failure",
+      publicCause: "the provider is unavailable (HTTP 503)",
+    });
+    expect(failed.messages[0]).toMatchObject({
+      authorType: "system",
+      content: "The moderator's verdict could not be written (the provider is unavailable (HTTP 503)).",
+    });
+    expect(failed.end).toEqual({ status: "finished", reason: "max_rounds" });
+    const empty = verdictStep(debate, {
+      kind: "answer",
+      moderator: "P1",
+      message: { content: "", tokensIn: 9, tokensOut: 0, cost: "0.00000100" },
+    });
+    // The empty call's cost stays accounted, on the note.
+    expect(empty.messages[0]).toMatchObject({ authorType: "system", tokensIn: 9, cost: "0.00000100" });
+    expect(verdictStep(debate, { kind: "no-moderator" }).messages[0]!.content).toContain(
+      "no model is available",
+    );
+    // Over the cost limit after the last round: no verdict call, the debate finishes with a note.
+    debate.totals = { ...debate.totals, cost: "5.00000000" };
+    expect(planTurn(debate, NOW)).toMatchObject({
+      kind: "end",
+      step: {
+        messages: [
+          {
+            authorType: "system",
+            content: "The moderator's verdict was not written: the spending limit is reached.",
+          },
+        ],
+        end: { status: "finished", reason: "max_rounds" },
+      },
+    });
+  });
+
+  test("an ended debate asked for a verdict plans only the verdict, and its step keeps the outcome", () => {
+    const debate = state({
+      session: { status: "stopped", stopReason: "user", verdictRequestedAt: new Date(NOW), currentRound: 2 },
+    });
+    expect(planTurn(debate, NOW + 10 * 3600_000)).toEqual({ kind: "verdict", round: 2 });
+    const step = verdictStep(debate, { kind: "no-moderator" });
+    expect(step.end).toBeUndefined();
+    expect(step.verdictDone).toBe(true);
+    applyStep(debate, step, draftMessages("s", 0, step));
+    expect(debate.session).toMatchObject({ status: "stopped", stopReason: "user", verdictRequestedAt: null });
+  });
+
+  test("a continued debate's wall clock counts from when it went on", () => {
+    const debate = state({
+      session: { startedAt: new Date(NOW - 3600_000), resumedAt: new Date(NOW - 60_000) },
+    });
+    expect(planTurn(debate, NOW).kind).toBe("speak");
+    debate.session = { ...debate.session, resumedAt: null };
+    expect(planTurn(debate, NOW)).toMatchObject({ step: { end: { reason: "session_timeout" } } });
   });
 });
