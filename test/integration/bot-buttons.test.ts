@@ -130,8 +130,11 @@ describe("the setup card after the topic", () => {
     expect(card.text).toContain("Format: Round table. Rounds: 1. Participants: ChatGPT, DeepSeek.");
     expect(setupButtonOf(card, "options")).toBeDefined();
 
-    expect((await press(chat, user, card.message_id, setupButtonOf(card, "options")!)).text).toBeUndefined();
+    const options = setupButtonOf(card, "options")!;
+    expect((await press(chat, user, card.message_id, options)).text).toBeUndefined();
     const open = current(chat.id, card.message_id);
+    // A double tap: Telegram answers "message is not modified", which is no failure.
+    expect((await press(chat, user, card.message_id, options, true)).text).toBeUndefined();
     expect(open.text).toContain("Pro and contra — sides argue for and against");
     expect(open.text).toContain("Delphi — ");
     const formatIndex = DEBATE_FORMATS.indexOf("pro_contra");

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { TelegramError } from "gramio";
 import { ROUNDS_RANGE } from "../../config";
 import { DEBATE_FORMATS, DEFAULT_DEBATE_FORMAT, type DebateFormat } from "../../debate/debate-formats";
 import type { SetupAction } from "../callback-data";
@@ -35,19 +36,22 @@ async function load(deps: FeatureDeps, chatId: number, id: string): Promise<Deba
   return raw === null ? null : (JSON.parse(raw) as DebateSetup);
 }
 
-/** The providers that can take part now, each ticked or not for this setup. */
-async function choicesOf(deps: FeatureDeps, setup: DebateSetup) {
+/** The providers that can take part now, in speaking order. */
+async function readyProviders(deps: FeatureDeps) {
   const { providers } = await deps.debate.preflight();
-  return providers
-    .filter((provider) => provider.problem === null)
-    .map((provider) => ({
-      id: provider.id,
-      name: provider.name,
-      chosen: setup.providers === null || setup.providers.includes(provider.id),
-    }));
+  return providers.filter((provider) => provider.problem === null);
 }
 
-function viewOf(setup: DebateSetup, providers: SetupView["providers"]): SetupView & SetupSummary {
+/** The ready providers, each ticked or not for this setup. */
+const choicesOf = (setup: DebateSetup, ready: { id: number; name: string }[]) =>
+  ready.map((provider) => ({
+    id: provider.id,
+    name: provider.name,
+    chosen: setup.providers === null || setup.providers.includes(provider.id),
+  }));
+
+function viewOf(setup: DebateSetup, ready: { id: number; name: string }[]): SetupView & SetupSummary {
+  const providers = choicesOf(setup, ready);
   return {
     id: setup.id,
     topic: setup.topic,
@@ -79,7 +83,7 @@ export async function offerSetup(deps: FeatureDeps, context: FeatureContext, top
     providers: null,
   };
   await save(deps, context.chatId, setup);
-  const view = viewOf(setup, await choicesOf(deps, setup));
+  const view = viewOf(setup, await readyProviders(deps));
   await context.reply(
     context.texts.setupCard(view),
     setupKeyboard(context.language, view, false, settings.MAX_ROUNDS),
@@ -96,21 +100,26 @@ export async function pressSetupButton(
   const setup = await load(deps, context.chatId, pressed.setup);
   if (!setup) return context.texts.setupExpired;
   if (setup.owner !== context.telegramUserId) return context.texts.setupNotYours;
-  const choices = await choicesOf(deps, setup);
-  const { MAX_ROUNDS } = await deps.settings.getAll();
+  const [ready, { MAX_ROUNDS }] = await Promise.all([readyProviders(deps), deps.settings.getAll()]);
+  const choices = choicesOf(setup, ready);
   const redraw = async (open: boolean) => {
-    const view = viewOf(setup, await choicesOf(deps, setup));
-    await deps.sender.call(
-      context.chatId,
-      "editMessageText",
-      {
-        chat_id: context.chatId,
-        message_id: messageId,
-        text: open ? context.texts.setupOptions(view) : context.texts.setupCard(view),
-        ...(open ? { reply_markup: setupKeyboard(context.language, view, true, MAX_ROUNDS) } : {}),
-      },
-      { priority: "reply" },
-    );
+    const view = viewOf(setup, ready);
+    await deps.sender
+      .call(
+        context.chatId,
+        "editMessageText",
+        {
+          chat_id: context.chatId,
+          message_id: messageId,
+          text: open ? context.texts.setupOptions(view) : context.texts.setupCard(view),
+          ...(open ? { reply_markup: setupKeyboard(context.language, view, true, MAX_ROUNDS) } : {}),
+        },
+        { priority: "reply" },
+      )
+      .catch((error: unknown) => {
+        // A double tap redraws what is already shown: nothing to change is not a failure.
+        if (!(error instanceof TelegramError && /message is not modified/i.test(error.message))) throw error;
+      });
   };
   switch (pressed.action) {
     case "start": {
