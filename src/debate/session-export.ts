@@ -97,58 +97,21 @@ function messageLines(
   }
 }
 
-/** The full session detail as JSON (snake_case, like the API). */
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+
+/** A row's fields under snake_case names, like the API's (`turnIndex` → `turn_index`). */
+function snakeKeys(value: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([key, field]) => [snakeCase(key), field]));
+}
+
+/** The full session detail as JSON: every column of the session, its participants and messages, the totals. */
 function jsonOf(detail: SessionDetail): string {
-  const { session, participants, messages, totals } = detail;
   return JSON.stringify(
     {
-      id: session.id,
-      topic: session.topic,
-      format: session.format,
-      language: session.language,
-      verdict: session.verdict,
-      status: session.status,
-      stop_reason: session.stopReason,
-      stop_detail: session.stopDetail,
-      source: session.source,
-      current_round: session.currentRound,
-      max_rounds: session.maxRounds,
-      created_at: session.createdAt,
-      started_at: session.startedAt,
-      finished_at: session.finishedAt,
-      participants: participants.map((participant) => ({
-        id: participant.id,
-        provider_id: participant.providerId,
-        personality_id: participant.personalityId,
-        display_name: participant.displayName,
-        persona_title: participant.personaTitle,
-        order_index: participant.orderIndex,
-        status: participant.status,
-        exclusion_reason: participant.exclusionReason,
-      })),
-      messages: messages.map((message) => ({
-        id: message.id,
-        turn_index: message.turnIndex,
-        round: message.round,
-        author_type: message.authorType,
-        author_name: message.authorName,
-        participant_id: message.participantId,
-        content: message.content,
-        tokens_in: message.tokensIn,
-        tokens_out: message.tokensOut,
-        cached_tokens: message.cachedTokens,
-        cost: message.cost,
-        latency_ms: message.latencyMs,
-        estimated: message.estimated,
-        flagged: message.flagged,
-        created_at: message.createdAt,
-      })),
-      totals: {
-        tokens_in: totals.tokensIn,
-        tokens_out: totals.tokensOut,
-        cached_tokens: totals.cachedTokens,
-        cost: totals.cost,
-      },
+      ...snakeKeys(detail.session),
+      participants: detail.participants.map(snakeKeys),
+      messages: detail.messages.map(snakeKeys),
+      totals: snakeKeys(detail.totals),
     },
     null,
     2,

@@ -6,6 +6,7 @@
  * stopped debate continues with the same participants, and the limits still apply.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { messages } from "../../src/db/schema";
 import { INTERJECTION_INTERVAL_SEC } from "../../src/debate/debate-service";
 import {
   expectContiguousTurns,
@@ -95,6 +96,44 @@ describe("interjections", () => {
       content: `Question from the moderator: ${QUESTION}`,
     });
     expect(requests[3]!.messages.at(-1)!.content).toBe("Round 2/2. Your turn, DeepSeek.");
+  });
+
+  test("one whose event was lost is found where the run's write meant to go: the step goes after it, the next prompt has it", async () => {
+    const release = holdRequest(1);
+    const { id, recorder } = await startDebate(stack, { topic: "Lost events", maxRounds: 2, language: "en" });
+    await stack.fakeLlm.waitForRequests(2);
+    await recorder.waitFor("turn-end");
+    // Stored behind the run's back (as if Redis had dropped its event): only the write can find it.
+    await stack.db.insert(messages).values({
+      sessionId: id,
+      turnIndex: 1,
+      round: 1,
+      authorType: "user",
+      authorName: "User",
+      content: QUESTION,
+    });
+    release();
+    await recorder.waitFor("session-end");
+    const detail = await stack.debate.getSession(id);
+    expectContiguousTurns(detail.messages);
+    expect(detail.messages.map((row) => row.authorType)).toEqual([
+      "model",
+      "user",
+      "model",
+      "model",
+      "model",
+    ]);
+    // The turn after the collided write (its prompt built while that write was landing) could not
+    // know yet; the one after it does.
+    const requests = stack.fakeLlm.requests;
+    expect(requests[3]!.messages).toContainEqual({
+      role: "user",
+      content: `Question from the moderator: ${QUESTION}`,
+    });
+    // No turn was redone: the run took the interjection in and went on (a write taken for another
+    // holder's would have ended the run and the turn would have been asked for again).
+    expect(requests).toHaveLength(4);
+    expect(recorder.events.filter((event) => event.type === "turn-end")).toHaveLength(4);
   });
 
   test("too frequent is rate_limited (counted from what is stored); bad content and ended debates are refused", async () => {
