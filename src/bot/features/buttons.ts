@@ -73,9 +73,9 @@ async function steer(
   } catch (error) {
     if (error instanceof DebateError && error.code === "invalid_state") {
       const now = await deps.debate.getSessionRow(sessionId);
-      return now.status === "running" || action === "more"
-        ? context.texts.stillRunning
-        : context.texts.verdictExists;
+      if (now.status === "running" || action === "more") return context.texts.stillRunning;
+      // Asked for already and still being written, or written.
+      return now.verdictRequestedAt ? context.texts.verdictRequested : context.texts.verdictExists;
     }
     // Limits still apply to one more round: the same answers as a refused new debate.
     if (await replyRefusal(deps, context, error)) return undefined;
