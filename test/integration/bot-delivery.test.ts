@@ -397,6 +397,30 @@ describe("bot delivery", () => {
     expect(final.entities?.map((entity) => entity.type)).toEqual(["bold", "bold", "code", "text_link"]);
   }, 60_000);
 
+  test("a draft past 4096 shows the part being written, as the final message's last piece", async () => {
+    const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
+    const paragraph = (index: number) =>
+      `Paragraph ${index}: ${"a steady argument goes on. ".repeat(60)}\n\n`;
+    stack.fakeLlm.setResponder(() => ({
+      chunks: Array.from({ length: 6 }, (_, index) => paragraph(index)),
+      chunkDelayMs: 150,
+    }));
+    const sessionId = await startDebate(7022);
+    await closingOf(telegram, 7022);
+    const [first] = await rowsOf(sessionId);
+    expect(first!.telegramMessageIds!.length).toBeGreaterThan(1);
+    const draftCalls = telegram.calls.filter((c) => c.method === "sendMessageDraft" && c.chatId === 7022);
+    // Every draft was accepted: none went over Telegram's limit.
+    expect(draftCalls.length).toBeGreaterThan(0);
+    expect(draftCalls.every((call) => call.response?.ok === true)).toBe(true);
+    const drafts = telegram.drafts.filter((d) => d.chat_id === 7022 && d.draft_id === first!.turnIndex + 1);
+    for (const draft of drafts) expect(draft.text.length).toBeLessThanOrEqual(4096);
+    const lastPiece = telegram.sent.find(
+      (m) => m.chat_id === 7022 && m.message_id === first!.telegramMessageIds!.at(-1),
+    )!;
+    expect(drafts.at(-1)!.text).toBe(lastPiece.text);
+  }, 60_000);
+
   test("Telegram's stop button under a draft stops the debate as «Stop dialog» does", async () => {
     const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
     stack.fakeLlm.setResponder(() => ({
