@@ -6,7 +6,11 @@ import { pressDraftStop, startTestBot, submitTopic } from "../helpers/bot-harnes
 import { sessionInStatus } from "../helpers/debate-test-utils";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import { eventually } from "../helpers/eventually";
-import type { ChatSpec, FakeTelegramServer } from "../helpers/fake-telegram-server";
+import {
+  type ChatSpec,
+  type FakeTelegramServer,
+  startFakeTelegramServer,
+} from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -395,6 +399,42 @@ describe("bot delivery", () => {
       entities: final.entities,
     });
     expect(final.entities?.map((entity) => entity.type)).toEqual(["bold", "bold", "code", "text_link"]);
+  }, 60_000);
+
+  test("in webhook mode too, a stopped_message_generation update stops the chat's debate", async () => {
+    const telegram = await startFakeTelegramServer();
+    const secret = "drafts-webhook-secret";
+    const instance = await stack.instance({
+      env: {
+        TELEGRAM_BOT_TOKEN: telegram.token,
+        TELEGRAM_API_URL: telegram.url,
+        TELEGRAM_WEBHOOK_URL: "https://bot.example.com/telegram/webhook",
+        TELEGRAM_WEBHOOK_SECRET: secret,
+      },
+    });
+    try {
+      await telegram.waitForCall("setWebhook", (call) => call.response?.ok === true, 15_000);
+      stack.fakeLlm.setResponder(() => ({ text: "Slowly.", delayMs: 5_000 }));
+      const sessionId = await startDebate(7023);
+      await stack.fakeLlm.waitForRequests(1);
+      // What Telegram posts when the user presses stop under the chat's draft.
+      const update = telegram.queueUpdate({
+        stopped_message_generation: { chat: { id: 7023, type: "private", first_name: "Wes" }, draft_id: 1 },
+      });
+      const response = await instance.http.handle(
+        new Request("http://localhost/telegram/webhook", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+          body: JSON.stringify(update),
+        }),
+      );
+      expect(response.status).toBe(200);
+      const row = await sessionInStatus(stack, sessionId, ["stopped"]);
+      expect(row?.stopReason).toBe("user");
+    } finally {
+      await instance.stop();
+      await telegram.stop();
+    }
   }, 60_000);
 
   test("a draft past 4096 shows the part being written, as the final message's last piece", async () => {
