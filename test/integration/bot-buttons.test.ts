@@ -66,7 +66,13 @@ describe("callback queries", () => {
   test("a button of an older debate says it has ended and does nothing", async () => {
     const { chat, user } = privateChat(8102, "ru");
     const older = await debateIn(chat.id);
+    const closed = telegram.waitForSent(
+      (message) =>
+        message.chat_id === chat.id && /^(Discussion ended|Обсуждение завершено)/.test(message.text),
+      15_000,
+    );
     await stack.debate.stopSession(older, "user");
+    await closed;
     await debateIn(chat.id);
     const before = telegram.sent.filter((message) => message.chat_id === chat.id).length;
     const answer = await press(chat, user, 1, endButton.pack({ session: older, action: "new" }), true);
@@ -76,6 +82,9 @@ describe("callback queries", () => {
     expect((await reply).text).toStartWith("Команды:");
     // Only the /help answer: the stale button asked for no topic.
     expect(telegram.sent.filter((message) => message.chat_id === chat.id).length).toBe(before + 1);
+    expect(
+      telegram.sent.some((message) => message.chat_id === chat.id && /тему|topic/.test(message.text)),
+    ).toBe(false);
   }, 60_000);
 });
 
