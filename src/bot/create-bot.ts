@@ -1,5 +1,13 @@
 import { Elysia } from "elysia";
-import { Bot, type TelegramMessage, type TelegramUpdate, type TelegramUser } from "gramio";
+import {
+  Bot,
+  EventQueue,
+  type TelegramCallbackQuery,
+  type TelegramMessage,
+  type TelegramMessageGenerationStopped,
+  type TelegramUpdate,
+  type TelegramUser,
+} from "gramio";
 import type { DebateEventBus } from "../debate/debate-events";
 import type { DebateService } from "../debate/debate-service";
 import { type Clock, systemClock } from "../platform/clock";
@@ -14,9 +22,12 @@ import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-
 import { startLiveDelivery } from "./delivery/live-delivery";
 import { createOutbox, type Outbox } from "./delivery/outbox";
 import { refuseBlocked } from "./features/admission";
+import { pressButton } from "./features/buttons";
 import { createChatAdminCheck } from "./features/chat-admins";
 import { donateFeature } from "./features/donate";
+import { sendTranscript } from "./features/export";
 import { awaitingTopicKey, type FeatureContext, type FeatureDeps } from "./features/feature-context";
+import { interjectIfRunning } from "./features/interjection";
 import { askTopic, isAwaitingTopic, receiveTopic, rejectNonTextTopic } from "./features/new-debate";
 import { createSpamGuard } from "./features/spam-guard";
 import { showHelp, showStart, showUnknownCommand } from "./features/start";
@@ -68,13 +79,14 @@ export interface TelegramBotDoor {
 
 const COMMAND = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)/;
 
-type Action = MenuAction | "start" | "help";
+type Action = MenuAction | "start" | "help" | "export";
 const COMMANDS: Record<string, Action> = {
   start: "start",
   help: "help",
   new: "new",
   stop: "stop",
   usage: "usage",
+  export: "export",
   donate: "donate",
 };
 
@@ -176,6 +188,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
         return stopDebate(features, context);
       case "usage":
         return showUsage(features, context);
+      case "export":
+        return void (await sendTranscript(features, context));
       case "donate":
         return donateFeature(features, context);
     }
@@ -205,9 +219,12 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       return;
     }
     const awaiting = asked === null && (await isAwaitingTopic(features, context));
-    // Other chatter: in private chats point at the menu; in groups stay quiet.
-    if (asked === null && !awaiting)
+    if (asked === null && !awaiting) {
+      // While their debate runs, the user's text is a word to the participants.
+      if (text !== undefined && (await interjectIfRunning(features, context, text))) return;
+      // Other chatter: in private chats point at the menu; in groups stay quiet.
       return context.isPrivate && text !== undefined ? showHelp(context) : undefined;
+    }
     // With GROUP_CHATS=off a group gets one line, whatever it asks, and nothing starts; a debate
     // that ran before the switch can still be stopped.
     if (!context.isPrivate && asked !== "stop" && (await deps.settings.getAll()).GROUP_CHATS === "off") {
@@ -242,10 +259,75 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     );
   });
   // Edited messages are deliberately ignored: a changed topic after the fact changes nothing.
-  bot.on("callback_query", async (context) => {
-    // No feature uses callback buttons today; answer anyway so clients stop spinning.
-    await bot.api.answerCallbackQuery({ callback_query_id: context.payload.id, suppress: true });
+  // Every callback query is answered, whatever its data and whatever happens while handling it:
+  // an unanswered one leaves the button spinning on the user's screen.
+  bot.on("callback_query", (context) => {
+    const query = context.payload as TelegramCallbackQuery;
+    const answer = async (text?: string) => {
+      await bot.api.answerCallbackQuery({
+        callback_query_id: query.id,
+        ...(text ? { text } : {}),
+        suppress: true,
+      });
+    };
+    const message = query.message;
+    const chat = message?.chat;
+    if (!message || !chat || query.from.is_bot || query.data === undefined) return answer();
+    const data = query.data;
+    const verdict = spam.admit(query.from.id);
+    if (verdict === "drop") return answer();
+    if (verdict === "notify") return answer(TEXTS[languageOf(query.from.language_code)].tooManyMessages);
+    return inChatOrder(chat.id, async () => {
+      let text: string | undefined;
+      try {
+        const pressed = await contextFor(chat.id, chat.type, query.from);
+        text = pressed.user.blocked
+          ? pressed.texts.blocked
+          : await pressButton(features, pressed, data, message.message_id);
+      } catch (error) {
+        logger.error("button failed", { chatId: chat.id, error });
+        text = TEXTS[languageOf(query.from.language_code)].buttonFailed;
+      } finally {
+        await answer(text);
+      }
+    });
   });
+
+  /**
+   * Telegram's stop button under a draft (`can_stop`): the same as «Остановить диалог» from the
+   * draft's user. Drafts exist only in private chats, where the chat is the user (the update names
+   * no sender, so a group's could not be checked and is ignored).
+   */
+  const handleGenerationStopped = async (stopped: TelegramMessageGenerationStopped) => {
+    const { chat } = stopped;
+    if (chat.type !== "private") return;
+    // The update carries no language: the one recorded for the user keeps replies in it.
+    const known = await deps.users.get(chat.id).catch(() => null);
+    const username = known ? known.username : chat.username;
+    const languageCode = known?.language_code;
+    const from: TelegramUser = {
+      id: chat.id,
+      is_bot: false,
+      first_name: chat.first_name ?? "",
+      ...(username ? { username } : {}),
+      ...(languageCode ? { language_code: languageCode } : {}),
+    };
+    const context = await contextFor(chat.id, chat.type, from);
+    if (context.user.blocked) return;
+    await runAction("stop", context);
+  };
+
+  /**
+   * Every update enters here. GramIO 0.10 has no context for `stopped_message_generation` (its
+   * handleUpdate throws "not supported" and the update is lost), so that one is handled first.
+   */
+  const dispatchUpdate = (update: TelegramUpdate): Promise<unknown> => {
+    const stopped = update.stopped_message_generation;
+    if (stopped) return inChatOrder(stopped.chat.id, () => handleGenerationStopped(stopped));
+    return bot.updates.handleUpdate(update);
+  };
+  bot.updates.queue = new EventQueue<TelegramUpdate>(dispatchUpdate);
+
   bot.onError(({ error, kind }) => {
     logger.error("telegram update failed", { kind, error });
   });
@@ -274,7 +356,9 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     );
   };
 
-  const webhookRoutes = deps.webhook ? createWebhookRoutes(bot, deps.webhook.secret, logger) : undefined;
+  const webhookRoutes = deps.webhook
+    ? createWebhookRoutes(dispatchUpdate, deps.webhook.secret, logger)
+    : undefined;
   return {
     bot,
     outbox,
@@ -285,6 +369,7 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       unsubscribe = startLiveDelivery({
         sender,
         events: deps.events,
+        debate: deps.debate,
         coordination: deps.coordination,
         outbox,
         logger,
@@ -338,8 +423,11 @@ export const MAX_WEBHOOK_BODY_BYTES = MIB;
  * `POST /telegram/webhook`: checks Telegram's secret header before reading a byte of the body, reads
  * at most {@link MAX_WEBHOOK_BODY_BYTES}, answers at once and handles the update in the background.
  */
-// biome-ignore lint/suspicious/noExplicitAny: any GramIO bot, whatever its derives.
-function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger) {
+function createWebhookRoutes(
+  dispatch: (update: TelegramUpdate) => Promise<unknown>,
+  secret: string,
+  logger: Logger,
+) {
   return new Elysia({ name: "telegram-webhook" }).post(
     "/telegram/webhook",
     async ({ request, set }) => {
@@ -359,9 +447,7 @@ function createWebhookRoutes(bot: Bot<any, any>, secret: string, logger: Logger)
         set.status = 400;
         return { ok: false };
       }
-      void bot.updates
-        .handleUpdate(update)
-        .catch((error: unknown) => logger.error("webhook update failed", { error }));
+      void dispatch(update).catch((error: unknown) => logger.error("webhook update failed", { error }));
       return { ok: true };
     },
     // The body is read above, once the secret is known to be right.

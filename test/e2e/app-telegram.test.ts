@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/platform/db";
+import { submitTopic } from "../helpers/bot-harness";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
 import { type FakeTelegramServer, startFakeTelegramServer } from "../helpers/fake-telegram-server";
 import { LISTENING, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
@@ -77,7 +78,7 @@ describe("the product end to end (polling)", () => {
     await telegram.waitForSent(
       (message) => message.chat_id === chat.id && message.text.includes("Напишите тему"),
     );
-    telegram.sendText(chat, "Нужна ли городам четырёхдневная рабочая неделя?", user);
+    await submitTopic(telegram, chat, user, "Нужна ли городам четырёхдневная рабочая неделя?");
     const closing = await telegram.waitForSent(
       (message) => message.chat_id === chat.id && message.text.startsWith("Обсуждение завершено"),
       30_000,

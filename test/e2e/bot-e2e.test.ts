@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { desc, eq } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema";
-import { startTestBot } from "../helpers/bot-harness";
+import { startTestBot, submitTopic } from "../helpers/bot-harness";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import { eventually } from "../helpers/eventually";
 import type { ChatSpec, FakeTelegramServer, UserSpec } from "../helpers/fake-telegram-server";
@@ -39,6 +39,7 @@ describe("telegram bot end to end", () => {
       "new",
       "stop",
       "usage",
+      "export",
       "donate",
       "help",
     ]);
@@ -51,18 +52,24 @@ describe("telegram bot end to end", () => {
     stack.fakeLlm.reset();
     telegram.sendText(chat, "Новое обсуждение", user);
     await telegram.waitForSent((m) => m.chat_id === chat.id && m.text.includes("Напишите тему"));
-    telegram.sendText(chat, "Нужен ли городам общественный транспорт бесплатно?", user);
+    await submitTopic(telegram, chat, user, "Нужен ли городам общественный транспорт бесплатно?");
     const closing = await telegram.waitForSent(
       (m) => m.chat_id === chat.id && m.text.startsWith("Обсуждение завершено"),
       20_000,
     );
     expect(closing.text).toContain("достигнут лимит раундов");
     expect(closing.text).toContain("Раундов: 2/2");
-    expect(closing.reply_markup.keyboard.flat().length).toBe(4);
+    // The next steps hang under the closing line; the menu stays from the announcement.
+    expect(closing.reply_markup.inline_keyboard.flat().map((b: { text: string }) => b.text)).toEqual([
+      "➕ Ещё раунд",
+      "📄 Экспорт",
+      "🆕 Новое обсуждение",
+    ]);
     const announce = telegram.sent.find((m) => m.chat_id === chat.id && m.text.startsWith("Тема:"));
     expect(announce?.text).toContain("ChatGPT");
     expect(announce?.text).toContain("DeepSeek");
     expect(announce?.text).toContain("до 2");
+    expect(announce?.reply_markup.keyboard.flat().length).toBe(4);
     const turns = modelMessages(chat.id);
     expect(turns.map((m) => m.text.split("\n")[0])).toEqual([
       expect.stringMatching(/^🤖 ChatGPT · .+ · раунд 1\/2$/),
@@ -114,7 +121,7 @@ describe("telegram bot end to end", () => {
       (m) => m.chat_id === chat.id && m.text.includes("Напишите тему") && m.message_id > beforePrompt,
     );
     const sinceId = lastId();
-    telegram.sendText(chat, "Стоит ли запретить машины в центре?", user);
+    await submitTopic(telegram, chat, user, "Стоит ли запретить машины в центре?");
     await telegram.waitForSent(
       (m) => m.chat_id === chat.id && m.message_id > sinceId && m.text.startsWith("🤖 ChatGPT"),
       15_000,
@@ -145,7 +152,7 @@ describe("telegram bot end to end", () => {
   test("thank the creator: inline URL button equal to PAYMENT_URL, follows setting changes", async () => {
     telegram.sendText(chat, "Отблагодарить создателя", user);
     const first = await telegram.waitForSent(
-      (m) => m.chat_id === chat.id && m.reply_markup?.inline_keyboard !== undefined,
+      (m) => m.chat_id === chat.id && m.reply_markup?.inline_keyboard?.[0]?.[0]?.url !== undefined,
     );
     expect(first.reply_markup.inline_keyboard[0][0].url).toBe("https://pay.example.com/thanks");
     await stack.settings.update({ PAYMENT_URL: "https://pay.example.com/new" }, "test");

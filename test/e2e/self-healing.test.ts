@@ -10,12 +10,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { sql } from "drizzle-orm";
 import { queryRows } from "../../src/platform/db";
+import { isSetupCard, setupButtonOf } from "../helpers/bot-harness";
 import { eventually } from "../helpers/eventually";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../helpers/fake-openai-server";
 import {
   type ChatSpec,
   type FakeTelegramServer,
   startFakeTelegramServer,
+  type Update,
 } from "../helpers/fake-telegram-server";
 import { LISTENING, type SpawnedApp, spawnApp } from "../helpers/spawn-app";
 import { testSecretsKey } from "../helpers/test-config";
@@ -113,9 +115,12 @@ const chatsFrom = (first: number, count: number): ChatSpec[] =>
   Array.from({ length: count }, (_, index) => ({ id: first + index, type: "private" as const }));
 const userOf = (chat: ChatSpec) => ({ id: chat.id, first_name: `U${chat.id}`, language_code: "en" });
 
-/** Each chat asks for a new discussion, then sends its topic once asked, through `deliver`. */
-async function openDebates(chats: ChatSpec[], deliver: (chat: ChatSpec, text: string) => void) {
-  for (const chat of chats) deliver(chat, "/new");
+/**
+ * Each chat asks for a new discussion, sends its topic once asked, then taps «Start» on the setup
+ * card; `deliver` routes each update the fake queued (polling reads them itself; a webhook is posted).
+ */
+async function openDebates(chats: ChatSpec[], deliver: (update: Update) => void) {
+  for (const chat of chats) deliver(telegram.sendText(chat, "/new", userOf(chat)));
   await Promise.all(
     chats.map((chat) =>
       telegram.waitForSent(
@@ -124,12 +129,24 @@ async function openDebates(chats: ChatSpec[], deliver: (chat: ChatSpec, text: st
       ),
     ),
   );
-  for (const chat of chats) deliver(chat, `Topic of chat ${chat.id}: should towns plant more trees?`);
+  for (const chat of chats) {
+    deliver(
+      telegram.sendText(chat, `Topic of chat ${chat.id}: should towns plant more trees?`, userOf(chat)),
+    );
+  }
+  const cards = await Promise.all(
+    chats.map((chat) =>
+      telegram.waitForSent((message) => message.chat_id === chat.id && isSetupCard(message), 30_000),
+    ),
+  );
+  cards.forEach((card, index) => {
+    const chat = chats[index]!;
+    deliver(telegram.pressButton(chat, card.message_id, setupButtonOf(card, "start")!, userOf(chat)));
+  });
 }
 
-const viaPolling = (chat: ChatSpec, text: string) => {
-  telegram.sendText(chat, text, userOf(chat));
-};
+/** Polling: the bot reads the queued updates itself. */
+const viaPolling = () => {};
 
 /** How many model turns are stored so far (the fault is injected mid-debate). */
 async function storedTurns(database: TestDatabase): Promise<number> {
@@ -318,8 +335,7 @@ describe("Telegram's limits are the bot token's", () => {
     const second = await startProduct(database, webhook);
     // A load balancer in front of both: updates alternate between the instances.
     let next = 0;
-    const viaWebhook = (chat: ChatSpec, text: string) => {
-      const update = telegram.sendText(chat, text, userOf(chat));
+    const viaWebhook = (update: Update) => {
       const target = next++ % 2 === 0 ? first : second;
       void fetch(`${target.url}/telegram/webhook`, {
         method: "POST",

@@ -19,7 +19,9 @@
  *   (`parse_mode` HTML and MarkdownV2 are parsed, with Telegram-like errors for unbalanced tags and
  *   unescaped reserved characters); explicit `entities` must lie within the text;
  * - `editMessageText` with identical content answers "message is not modified";
- * - `sendMessageDraft` only works in private chats;
+ * - `sendMessageDraft` only works in private chats (400 `TEXTDRAFT_PEER_INVALID` elsewhere), its text
+ *   is held to the same 4096 limit after entity parsing, and a draft sent with `can_stop` can be
+ *   stopped by the user ({@link FakeTelegramServer.stopDraft}: a `stopped_message_generation` update);
  * - `answerCallbackQuery` rejects unknown or already answered query ids;
  * - `getChatMember` answers each user's status (`member` once they wrote in the chat, `left`
  *   otherwise, or what {@link FakeTelegramServer.setChatMember} set) with the fields of that status;
@@ -122,6 +124,17 @@ export interface SentMessage {
   deleted: boolean;
 }
 
+/** A file the bot uploaded with `sendDocument` (multipart), its content read as text. */
+export interface SentDocument {
+  message_id: number;
+  chat_id: number;
+  file_name: string;
+  mime_type: string;
+  content: string;
+  caption?: string;
+  at: number;
+}
+
 /** A draft the bot streamed with `sendMessageDraft`. */
 export interface SentDraft {
   chat_id: number;
@@ -129,6 +142,9 @@ export interface SentDraft {
   /** Text after `parse_mode` parsing. */
   text: string;
   entities?: TelegramMessageEntity[];
+  /** The user was offered a stop button (Bot API 10.3). */
+  can_stop?: boolean;
+  keep_on_stop?: boolean;
   at: number;
 }
 
@@ -208,6 +224,8 @@ export interface FakeTelegramServer {
   sent: SentMessage[];
   /** Drafts streamed with `sendMessageDraft`, in order. */
   drafts: SentDraft[];
+  /** Documents uploaded with `sendDocument`, in order. */
+  documents: SentDocument[];
   /** Answers to callback queries, in order. */
   callbackAnswers: CallbackAnswer[];
   /** Rate limit violations, in order. */
@@ -232,6 +250,12 @@ export interface FakeTelegramServer {
     from?: UserSpec,
     options?: { force?: boolean },
   ): Update;
+  /**
+   * The user presses the stop button under draft `draftId` of a private chat (the latest draft
+   * there when omitted), as a Telegram client does: a `stopped_message_generation` update. Throws
+   * when there is no such draft or it was sent without `can_stop` (the client shows no button).
+   */
+  stopDraft(chatId: number, draftId?: number): Update;
   /** Queues any update (the `update_id` is assigned). */
   queueUpdate(update: Omit<Update, "update_id">): Update;
   /**
@@ -362,6 +386,7 @@ const KNOWN_METHODS = [
   "deleteMessage",
   "sendChatAction",
   "sendMessageDraft",
+  "sendDocument",
   "answerCallbackQuery",
   "getChatMember",
 ];
@@ -931,6 +956,7 @@ class FakeTelegram implements FakeTelegramServer {
   readonly calls: ApiCall[] = [];
   readonly sent: SentMessage[] = [];
   readonly drafts: SentDraft[] = [];
+  readonly documents: SentDocument[] = [];
   readonly callbackAnswers: CallbackAnswer[] = [];
   readonly violations: RateLimitViolation[] = [];
   readonly droppedUpdates: Update[] = [];
@@ -1041,12 +1067,20 @@ class FakeTelegram implements FakeTelegramServer {
       }
     } else if (contentType.includes("multipart/form-data") || contentType.includes("x-www-form-urlencoded")) {
       const form = await request.formData();
+      const uploads: Promise<void>[] = [];
       form.forEach((value, key) => {
-        params[key] =
-          typeof value === "string"
-            ? decodeFormValue(key, value)
-            : { file_name: value.name, size: value.size, mime_type: value.type };
+        if (typeof value === "string") params[key] = decodeFormValue(key, value);
+        else {
+          const file = { file_name: value.name, size: value.size, mime_type: value.type, content: "" };
+          params[key] = file;
+          uploads.push(
+            value.text().then((content) => {
+              file.content = content;
+            }),
+          );
+        }
       });
+      await Promise.all(uploads);
       call.encoding = contentType.includes("multipart") ? "multipart" : "urlencoded";
     }
     call.params = params;
@@ -1154,7 +1188,8 @@ class FakeTelegram implements FakeTelegramServer {
     });
     on("sendMessageDraft", (params, call) => {
       const state = this.chatFor(params.chat_id);
-      if (state.chat.type !== "private") throw badRequest("method is available only in private chats");
+      // What Telegram answers for a group, supergroup or channel.
+      if (state.chat.type !== "private") throw badRequest("TEXTDRAFT_PEER_INVALID");
       const draftId = toInteger(params.draft_id);
       if (!draftId) throw badRequest("draft_id must be non-zero");
       const prepared = prepareText(params, call.warnings, true);
@@ -1165,8 +1200,50 @@ class FakeTelegram implements FakeTelegramServer {
         at: call.at,
       };
       if (prepared.entities) draft.entities = prepared.entities;
+      for (const flag of ["can_stop", "keep_on_stop"] as const) {
+        const value = params[flag];
+        if (value === undefined) continue;
+        if (typeof value !== "boolean") throw badRequest(`parameter "${flag}" must be a Boolean`);
+        draft[flag] = value;
+      }
       this.drafts.push(draft);
       return true;
+    });
+    on("sendDocument", (params, call) => {
+      const state = this.chatFor(params.chat_id);
+      const file = params.document as
+        | { file_name?: string; mime_type?: string; content?: string }
+        | undefined;
+      // A file_id or URL string is not an upload: this fake only keeps uploaded files.
+      if (!file || typeof file !== "object" || typeof file.content !== "string") {
+        throw badRequest("there is no document in the request");
+      }
+      if (file.content.length === 0) throw badRequest("file must be non-empty");
+      const caption = params.caption === undefined ? undefined : String(params.caption);
+      if (caption !== undefined && caption.length > 1024) throw badRequest("message caption is too long");
+      this.checkRateLimit(call, state);
+      const message: TelegramMessage = {
+        ...this.botMessage(state, call),
+        document: {
+          file_id: `BQACAgIAAx-doc${this.documents.length + 1}`,
+          file_unique_id: `doc${this.documents.length + 1}`,
+          file_name: file.file_name ?? "document",
+          mime_type: file.mime_type || "application/octet-stream",
+          file_size: Buffer.byteLength(file.content, "utf8"),
+        },
+        ...(caption !== undefined ? { caption } : {}),
+      };
+      state.messages.set(message.message_id, { message, fromBot: true });
+      this.documents.push({
+        message_id: message.message_id,
+        chat_id: state.chat.id,
+        file_name: message.document!.file_name!,
+        mime_type: message.document!.mime_type!,
+        content: file.content,
+        ...(caption !== undefined ? { caption } : {}),
+        at: call.at,
+      });
+      return message;
     });
     on("getChatMember", (params) => {
       const state = this.chatFor(params.chat_id);
@@ -1274,19 +1351,26 @@ class FakeTelegram implements FakeTelegramServer {
     held.settle({ ok: true, result: this.updates.slice(0, held.limit) });
   }
 
+  /** The fields every message the bot sends starts with: the next id in the chat, sender, date. */
+  private botMessage(
+    state: ChatState,
+    call: ApiCall,
+  ): Pick<TelegramMessage, "message_id" | "from" | "chat" | "date"> {
+    return {
+      message_id: state.nextMessageId++,
+      from: this.botUser,
+      chat: state.chat,
+      date: Math.floor(call.at / 1000),
+    };
+  }
+
   private sendMessage(params: Params, call: ApiCall): TelegramMessage {
     const state = this.chatFor(params.chat_id);
     const prepared = prepareText(params, call.warnings, false);
     const replyMarkup = validateReplyMarkup(params.reply_markup);
     const replyTo = this.replyTarget(state, params);
     this.checkRateLimit(call, state);
-    const message: TelegramMessage = {
-      message_id: state.nextMessageId++,
-      from: this.botUser,
-      chat: state.chat,
-      date: Math.floor(call.at / 1000),
-      text: prepared.text,
-    };
+    const message: TelegramMessage = { ...this.botMessage(state, call), text: prepared.text };
     if (prepared.entities) message.entities = prepared.entities;
     if (replyTo) message.reply_to_message = replyTo;
     if (replyMarkup && typeof replyMarkup === "object" && "inline_keyboard" in replyMarkup) {
@@ -1561,6 +1645,18 @@ class FakeTelegram implements FakeTelegramServer {
     };
     this.callbackQueries.set(id, { answered: false });
     return this.queueUpdate({ callback_query: query });
+  }
+
+  stopDraft(chatId: number, draftId?: number): Update {
+    this.assertRunning();
+    const drafts = this.drafts.filter(
+      (draft) => draft.chat_id === chatId && (draftId === undefined || draft.draft_id === draftId),
+    );
+    const draft = drafts.at(-1);
+    if (!draft) throw new Error(`stopDraft: no draft${draftId ? ` ${draftId}` : ""} in chat ${chatId}`);
+    if (!draft.can_stop) throw new Error(`stopDraft: draft ${draft.draft_id} was sent without can_stop`);
+    const chat = this.chats.get(chatId)!.chat;
+    return this.queueUpdate({ stopped_message_generation: { chat, draft_id: draft.draft_id } });
   }
 
   queueUpdate(body: Omit<Update, "update_id">): Update {

@@ -10,7 +10,7 @@ import { formatCost } from "../../src/bot/i18n/texts";
 import { sessions } from "../../src/db/schema";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
 import { type ApiClient, createApiClient } from "../helpers/api-client";
-import { startTestBot } from "../helpers/bot-harness";
+import { replyToTopic, startTestBot, submitTopic } from "../helpers/bot-harness";
 import { eventually } from "../helpers/eventually";
 import {
   type ChatSpec,
@@ -63,7 +63,7 @@ async function patchUser(telegramId: number, body: Record<string, unknown>) {
 async function runDebate(chat: ChatSpec, from: UserSpec, topic: string) {
   expect(await say(chat, from, "/new")).toContain("Напишите тему");
   const closing = nextSent(chat.id, (text) => text.startsWith("Обсуждение завершено"));
-  telegram.sendText(chat, topic, from);
+  await submitTopic(telegram, chat, from, topic);
   return (await closing).text;
 }
 
@@ -142,7 +142,9 @@ describe("access", () => {
     stack.fakeLlm.setResponder(() => ({ text: "Медленный, но верный ответ.", delayMs: 5_000 }));
     try {
       expect(await say(group, starter, "/new")).toContain("Напишите тему");
-      expect(await say(group, starter, "Кто может остановить обсуждение?")).toStartWith("Тема:");
+      expect(await replyToTopic(telegram, group, starter, "Кто может остановить обсуждение?")).toStartWith(
+        "Тема:",
+      );
       const [session] = await sessionsOfChat(group.id);
       expect(session!.status).toMatch(/created|running/);
 
@@ -230,7 +232,9 @@ describe("usage and pace", () => {
     const dan = person(7120);
     expect(await say(chat, dan, "/usage")).toStartWith("Сегодня: обсуждений 0 из 20, стоимость $0 из $0.50.");
     expect(await say(chat, dan, "/new")).toContain("Напишите тему");
-    const announce = await say(chat, dan, "Сколько это стоит?", (text) => text.startsWith("Тема:"));
+    const announce = await replyToTopic(telegram, chat, dan, "Сколько это стоит?", (text) =>
+      text.startsWith("Тема:"),
+    );
     expect(announce).toMatch(/Ожидаемая стоимость: \$[\d.]+–\$[\d.]+\./);
     await nextSent(chat.id, (text) => text.startsWith("Обсуждение завершено"));
     const [session] = await sessionsOfChat(chat.id);
@@ -253,7 +257,7 @@ describe("usage and pace", () => {
     );
     try {
       expect(await say(chat, eve, "/new")).toContain("Напишите тему");
-      telegram.sendText(chat, "Успеет ли бот всё опубликовать?", eve);
+      await submitTopic(telegram, chat, eve, "Успеет ли бот всё опубликовать?");
       await eventually(async () => (await sessionsOfChat(chat.id))[0]?.status === "finished", {
         timeoutMs: 20_000,
       });

@@ -2,11 +2,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { and, asc, eq } from "drizzle-orm";
 import { deliveries } from "../../src/bot/delivery/delivery-table";
 import { messages, sessions } from "../../src/db/schema";
-import { startTestBot } from "../helpers/bot-harness";
+import { pressDraftStop, startTestBot, submitTopic } from "../helpers/bot-harness";
 import { sessionInStatus } from "../helpers/debate-test-utils";
 import { closingStatus, deliveriesOf } from "../helpers/deliveries";
 import { eventually } from "../helpers/eventually";
-import type { ChatSpec, FakeTelegramServer } from "../helpers/fake-telegram-server";
+import {
+  type ChatSpec,
+  type FakeTelegramServer,
+  startFakeTelegramServer,
+} from "../helpers/fake-telegram-server";
 import { createTestStack, type TestStack } from "../helpers/test-stack";
 
 let stack: TestStack;
@@ -223,8 +227,11 @@ describe("bot delivery", () => {
     for (const chat of [a, b]) telegram.sendText(chat, "/new", { id: chat.id, language_code: "en" });
     await telegram.waitForSentCount(a.id, 1);
     await telegram.waitForSentCount(b.id, 1);
-    for (const chat of [a, b])
-      telegram.sendText(chat, `Topic for chat ${chat.id}`, { id: chat.id, language_code: "en" });
+    await Promise.all(
+      [a, b].map((chat) =>
+        submitTopic(telegram, chat, { id: chat.id, language_code: "en" }, `Topic for chat ${chat.id}`),
+      ),
+    );
     await Promise.all([closingOf(telegram, a.id, 30_000), closingOf(telegram, b.id, 30_000)]);
     for (const chat of [a, b]) {
       expect(turnsIn(telegram, chat.id).map((m) => m.text.split("\n")[0])).toEqual([
@@ -356,10 +363,120 @@ describe("bot delivery", () => {
     await eventually(() => telegram.drafts.filter((d) => d.chat_id === 7010).length >= 1);
     expect(telegram.calls.some((c) => c.method === "sendChatAction" && c.chatId === 7010)).toBe(true);
     const draftCalls = telegram.calls.filter((c) => c.method === "sendMessageDraft");
+    // Never tried in the group (Telegram answers TEXTDRAFT_PEER_INVALID there).
     expect(draftCalls.every((c) => c.chatId === 7010)).toBe(true);
     // Throttled: fewer drafts than deltas.
     expect(draftCalls.length).toBeLessThan(6);
+    // Rendered like the final message: the bold header line, then the text; with the stop button.
+    const draft = telegram.drafts.find((d) => d.chat_id === 7010)!;
+    expect(draft.text).toMatch(/^🤖 ChatGPT · (.+ · )?(round|раунд) 1\/2\n\nword/);
+    expect(draft.entities?.[0]).toMatchObject({ type: "bold", offset: 0 });
+    expect(draft.can_stop).toBe(true);
     for (const id of Object.values(ids)) await stack.debate.stopSession(id, "user");
+  }, 60_000);
+
+  test("a streamed draft carries the final message's text and entities, never raw Markdown", async () => {
+    const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
+    stack.fakeLlm.setResponder(() => ({
+      chunks: ["**Bold** opening", " with `code` and a [link](https://example.org/a)."],
+      chunkDelayMs: 150,
+    }));
+    const sessionId = await startDebate(7020);
+    await closingOf(telegram, 7020);
+    const [first] = await rowsOf(sessionId);
+    const final = telegram.sent.find(
+      (m) => m.chat_id === 7020 && m.message_id === first!.telegramMessageIds![0],
+    )!;
+    const drafts = telegram.drafts.filter((d) => d.chat_id === 7020 && d.draft_id === first!.turnIndex + 1);
+    expect(drafts.length).toBeGreaterThan(0);
+    for (const draft of drafts) {
+      expect(draft.can_stop).toBe(true);
+      expect(draft.text).not.toContain("**");
+    }
+    const last = drafts.at(-1)!;
+    expect({ text: last.text, entities: last.entities }).toEqual({
+      text: final.text,
+      entities: final.entities,
+    });
+    expect(final.entities?.map((entity) => entity.type)).toEqual(["bold", "bold", "code", "text_link"]);
+  }, 60_000);
+
+  test("in webhook mode too, a stopped_message_generation update stops the chat's debate", async () => {
+    const telegram = await startFakeTelegramServer();
+    const secret = "drafts-webhook-secret";
+    const instance = await stack.instance({
+      env: {
+        TELEGRAM_BOT_TOKEN: telegram.token,
+        TELEGRAM_API_URL: telegram.url,
+        TELEGRAM_WEBHOOK_URL: "https://bot.example.com/telegram/webhook",
+        TELEGRAM_WEBHOOK_SECRET: secret,
+      },
+    });
+    try {
+      await telegram.waitForCall("setWebhook", (call) => call.response?.ok === true, 15_000);
+      stack.fakeLlm.setResponder(() => ({ text: "Slowly.", delayMs: 5_000 }));
+      const sessionId = await startDebate(7023);
+      await stack.fakeLlm.waitForRequests(1);
+      // What Telegram posts when the user presses stop under the chat's draft.
+      const update = telegram.queueUpdate({
+        stopped_message_generation: { chat: { id: 7023, type: "private", first_name: "Wes" }, draft_id: 1 },
+      });
+      const response = await instance.http.handle(
+        new Request("http://localhost/telegram/webhook", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+          body: JSON.stringify(update),
+        }),
+      );
+      expect(response.status).toBe(200);
+      const row = await sessionInStatus(stack, sessionId, ["stopped"]);
+      expect(row?.stopReason).toBe("user");
+    } finally {
+      await instance.stop();
+      await telegram.stop();
+    }
+  }, 60_000);
+
+  test("a draft past 4096 shows the part being written, as the final message's last piece", async () => {
+    const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
+    const paragraph = (index: number) =>
+      `Paragraph ${index}: ${"a steady argument goes on. ".repeat(60)}\n\n`;
+    stack.fakeLlm.setResponder(() => ({
+      chunks: Array.from({ length: 6 }, (_, index) => paragraph(index)),
+      chunkDelayMs: 150,
+    }));
+    const sessionId = await startDebate(7022);
+    await closingOf(telegram, 7022);
+    const [first] = await rowsOf(sessionId);
+    expect(first!.telegramMessageIds!.length).toBeGreaterThan(1);
+    const draftCalls = telegram.calls.filter((c) => c.method === "sendMessageDraft" && c.chatId === 7022);
+    // Every draft was accepted: none went over Telegram's limit.
+    expect(draftCalls.length).toBeGreaterThan(0);
+    expect(draftCalls.every((call) => call.response?.ok === true)).toBe(true);
+    const drafts = telegram.drafts.filter((d) => d.chat_id === 7022 && d.draft_id === first!.turnIndex + 1);
+    for (const draft of drafts) expect(draft.text.length).toBeLessThanOrEqual(4096);
+    const lastPiece = telegram.sent.find(
+      (m) => m.chat_id === 7022 && m.message_id === first!.telegramMessageIds!.at(-1),
+    )!;
+    expect(drafts.at(-1)!.text).toBe(lastPiece.text);
+  }, 60_000);
+
+  test("Telegram's stop button under a draft stops the debate as «Stop dialog» does", async () => {
+    const telegram = await bot({ engine: { deltaIntervalMs: 10 } });
+    stack.fakeLlm.setResponder(() => ({
+      chunks: Array.from({ length: 60 }, (_, index) => `point${index} `),
+      chunkDelayMs: 100,
+    }));
+    const sessionId = await startDebate(7021);
+    const stopped = await pressDraftStop(telegram, 7021);
+    expect(stopped.draft_id).toBe(1);
+    const closing = await closingOf(telegram, 7021);
+    expect(closing.text).toContain("stopped by the user");
+    const [row] = await stack.db.select().from(sessions).where(eq(sessions.id, sessionId));
+    expect([row?.status, row?.stopReason]).toEqual(["stopped", "user"]);
+    // The turn being drafted was aborted: nothing of it is posted.
+    expect(turnsIn(telegram, 7021)).toEqual([]);
+    await stack.fakeLlm.waitForAbort(0);
   }, 60_000);
 
   test("the verdict is posted under a bold heading in the session's language; interjections are not posted again", async () => {

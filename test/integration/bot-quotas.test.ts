@@ -9,7 +9,7 @@ import { asc, eq } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema";
 import { dailyBudgetStopDetail } from "../../src/debate/stop-conditions";
 import { type ApiClient, createApiClient } from "../helpers/api-client";
-import { startTestBot } from "../helpers/bot-harness";
+import { replyToTopic, startTestBot } from "../helpers/bot-harness";
 import {
   type ChatSpec,
   type FakeTelegramServer,
@@ -51,7 +51,7 @@ const say = (where: ChatSpec, from: UserSpec, text: string, predicate?: (text: s
 /** A whole debate through the bot; resolves with the closing line. */
 async function debate(where: ChatSpec, from: UserSpec, topic: string) {
   expect(await say(where, from, "/new")).toContain("Напишите тему");
-  return say(where, from, topic, (text) => text.startsWith("Обсуждение завершено"));
+  return replyToTopic(telegram, where, from, topic, (text) => text.startsWith("Обсуждение завершено"));
 }
 
 const settings = (values: Record<string, string | number>) => stack.settings.update(values, "test");

@@ -225,10 +225,64 @@ describe("fake Telegram server with a real GramIO bot on long polling", () => {
     const error = await telegramError(
       bot.api.sendMessageDraft({ chat_id: club.id, draft_id: 7, text: "Thinking" }),
     );
-    expect([error.code, error.message]).toEqual([
-      400,
-      "Bad Request: method is available only in private chats",
-    ]);
+    expect([error.code, error.message]).toEqual([400, "Bad Request: TEXTDRAFT_PEER_INVALID"]);
+    expect(server.drafts.filter((draft) => draft.chat_id === club.id)).toEqual([]);
+  });
+
+  test("drafts: entities and can_stop recorded, 4096 after parsing, the stop button as an update", async () => {
+    expect(() => server.stopDraft(alice.id, 7)).toThrow(/without can_stop/);
+    expect(
+      await bot.api.sendMessageDraft({
+        chat_id: alice.id,
+        draft_id: 8,
+        ...format`${bold("Header")} body`,
+        can_stop: true,
+      }),
+    ).toBe(true);
+    expect(server.drafts.at(-1)).toMatchObject({
+      draft_id: 8,
+      text: "Header body",
+      entities: [{ type: "bold", offset: 0, length: 6 }],
+      can_stop: true,
+    });
+    const tooLong = await telegramError(
+      bot.api.sendMessageDraft({ chat_id: alice.id, draft_id: 9, text: "x".repeat(4097) }),
+    );
+    expect([tooLong.code, tooLong.message]).toEqual([400, "Bad Request: message is too long"]);
+    const flag = await raw(server, "sendMessageDraft", {
+      chat_id: alice.id,
+      draft_id: 9,
+      text: "x",
+      can_stop: "yes",
+    });
+    expect(flag.status).toBe(400);
+
+    const update = server.stopDraft(alice.id);
+    expect(Object.keys(update)).toEqual(["update_id", "stopped_message_generation"]);
+    expect(update.stopped_message_generation).toEqual({
+      chat: expect.objectContaining({ id: alice.id, type: "private" }),
+      draft_id: 8,
+    });
+    expect(() => server.stopDraft(club.id)).toThrow(/no draft/);
+  });
+
+  test("sendDocument: an uploaded file is kept with its name, type, content and caption", async () => {
+    const sent = await bot.api.sendDocument({
+      chat_id: alice.id,
+      document: new File(["# Transcript\n\nЁжик 🦔"], "debate.md", { type: "text/markdown" }),
+      caption: "Transcript",
+    });
+    expect(sent.document?.file_name).toBe("debate.md");
+    expect(server.documents.at(-1)).toMatchObject({
+      chat_id: alice.id,
+      message_id: sent.message_id,
+      file_name: "debate.md",
+      mime_type: "text/markdown",
+      content: "# Transcript\n\nЁжик 🦔",
+      caption: "Transcript",
+    });
+    const missing = await raw(server, "sendDocument", { chat_id: alice.id, document: "not-a-file-id" });
+    expect(missing.status).toBe(400);
   });
 
   test("editMessageText refuses unchanged content; deleted messages cannot be edited", async () => {

@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import type { App } from "../../src/app";
 import { sessions, users } from "../../src/db/schema";
 import { DebateError } from "../../src/debate/debate-errors";
+import { isSetupCard, setupButtonOf } from "../helpers/bot-harness";
 import { eventually } from "../helpers/eventually";
 import {
   type ChatSpec,
@@ -73,9 +74,18 @@ describe("the last slot of the day", () => {
       [left, right].every((chat) => textsOf(telegram, chat.id).some((t) => t.includes("Напишите тему"))),
     );
 
+    await post(first, telegram.sendText(left, "Левая тема", racer));
+    await post(second, telegram.sendText(right, "Правая тема", racer));
+    const cardIn = (chat: ChatSpec) =>
+      telegram.waitForSent((message) => message.chat_id === chat.id && isSetupCard(message), 15_000);
+    const [leftCard, rightCard] = await Promise.all([cardIn(left), cardIn(right)]);
+    // Both taps on «Start» at the same instant, one on each instance.
     await Promise.all([
-      post(first, telegram.sendText(left, "Левая тема", racer)),
-      post(second, telegram.sendText(right, "Правая тема", racer)),
+      post(first, telegram.pressButton(left, leftCard.message_id, setupButtonOf(leftCard, "start")!, racer)),
+      post(
+        second,
+        telegram.pressButton(right, rightCard.message_id, setupButtonOf(rightCard, "start")!, racer),
+      ),
     ]);
     const answered = (chat: ChatSpec) =>
       textsOf(telegram, chat.id).find(

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, lt, max, ne, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, lt, max, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db";
 import { type Delivery, type DeliveryKind, type DeliveryStatus, deliveries } from "./delivery-table";
 
@@ -32,6 +32,8 @@ export interface DeliveryStore {
   openChats(): Promise<number[]>;
   /** A chat's open sessions, oldest first. */
   openSessions(chatId: number): Promise<string[]>;
+  /** The chat's newest session (the one its buttons may act on), or null before any. */
+  lastSession(chatId: number): Promise<string | null>;
   /** The highest turn index settled (sent, skipped or failed) of a session; -1 before any. */
   settledThrough(sessionId: string): Promise<number>;
   /** Records a message to post (or to skip); returns its row, the existing one if recorded before. */
@@ -125,6 +127,16 @@ export function createDeliveryStore(db: Db): DeliveryStore {
         )
         .orderBy(asc(deliveries.createdAt), asc(deliveries.id));
       return rows.map((row) => row.sessionId);
+    },
+
+    async lastSession(chatId) {
+      const [row] = await db
+        .select({ sessionId: deliveries.sessionId })
+        .from(deliveries)
+        .where(and(eq(deliveries.chatId, chatId), eq(deliveries.kind, "closing")))
+        .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+        .limit(1);
+      return row?.sessionId ?? null;
     },
 
     async settledThrough(sessionId) {

@@ -6,10 +6,10 @@ import { debateTexts } from "../../debate/debate-texts";
 import { type Clock, systemClock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
 import { closingReason, languageOf, TEXTS } from "../i18n/texts";
-import { menuKeyboard } from "../keyboards";
+import { endKeyboard } from "../keyboards";
 import type { DeliveryStore } from "./delivery-store";
 import { type FloodControlledSender, LeaseLostError } from "./flood-control";
-import { markdownToTelegram, plain, splitTelegramText, type TelegramText, withHeader } from "./telegram-text";
+import { plain, renderTurn, splitTelegramText, type TelegramText } from "./telegram-text";
 
 /**
  * The bot's outbox: what is posted is driven by the persisted transcript, not by events. Events
@@ -26,6 +26,8 @@ export interface Outbox {
    * session the bot did not open itself (another door or instance) is tracked from then on.
    */
   chatOf(sessionId: string): Promise<number | null>;
+  /** The chat's newest session, or null: buttons of any other are stale. */
+  lastSession(chatId: number): Promise<string | null>;
   /** Schedules a pass for the chat (coalesced while one runs). */
   kick(chatId: number): void;
   /**
@@ -116,7 +118,7 @@ export function createOutbox(deps: {
     if (row.authorType === "verdict") {
       // Highlighted: a bold heading in the session's language, naming the moderator's model.
       const heading = `${debateTexts(session.language).verdictHeading} · ${row.authorName}`;
-      return splitTelegramText(withHeader(heading, markdownToTelegram(row.content)));
+      return renderTurn(heading, row.content);
     }
     const header = TEXTS[languageOf(session.language)].turnHeader(
       row.authorName,
@@ -124,7 +126,7 @@ export function createOutbox(deps: {
       row.round,
       session.maxRounds,
     );
-    return splitTelegramText(withHeader(header, markdownToTelegram(row.content)));
+    return renderTurn(header, row.content);
   };
 
   /** A send guarded by the session's lease, checked right before Telegram is called. */
@@ -195,7 +197,12 @@ export function createOutbox(deps: {
       session.maxRounds,
       await debate.getTotals(session.id),
     );
-    await sender.send({ chat_id: chatId, text, reply_markup: menuKeyboard(language) }, lease);
+    // The next steps hang under the closing line (the menu stays from the announcement).
+    const verdict = (await debate.listMessages(session.id)).some((row) => row.authorType === "verdict");
+    await sender.send(
+      { chat_id: chatId, text, reply_markup: endKeyboard(language, session.id, { verdict: !verdict }) },
+      lease,
+    );
     await store.closeSession(session.id, "sent");
   };
 
@@ -285,6 +292,7 @@ export function createOutbox(deps: {
       return chatId;
     },
     kick,
+    lastSession: (chatId) => store.lastSession(chatId),
     async reopen(sessionId) {
       const chatId = await this.chatOf(sessionId);
       if (chatId === null) return;

@@ -4,6 +4,8 @@
  * markdown-to-telegram.ts (rendering), normalize-entities.ts (validity), split-telegram-text.ts (4096).
  */
 import { FormattableString } from "@gramio/format";
+import { markdownToTelegram } from "./markdown-to-telegram";
+import { splitTelegramText } from "./split-telegram-text";
 
 export { markdownToTelegram } from "./markdown-to-telegram";
 export { normalizeEntities } from "./normalize-entities";
@@ -54,6 +56,14 @@ export function withHeader(header: string, body: TelegramText): TelegramText {
     text: `${title}\n\n${body.text}`,
     entities: [headerEntity, ...bodyEntities.map((entity) => ({ ...entity, offset: entity.offset + shift }))],
   };
+}
+
+/**
+ * A model's turn as Telegram messages: the bold header line, then its Markdown as entities, split at
+ * 4096. The outbox posts these and the live draft shows the same, so a draft never differs in form.
+ */
+export function renderTurn(header: string, markdown: string): TelegramText[] {
+  return splitTelegramText(withHeader(header, markdownToTelegram(markdown)));
 }
 
 /** Plain-text fallback: the same text without entities (for when Telegram still rejects the entities). */

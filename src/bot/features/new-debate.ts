@@ -1,7 +1,8 @@
 import { Keyboard } from "@gramio/keyboards";
-import { TOPIC_MAX_LENGTH } from "../../debate/debate-service";
+import { type CreateSessionInput, TOPIC_MAX_LENGTH } from "../../debate/debate-service";
 import { menuKeyboard } from "../keyboards";
 import { admitNewDebate, replyRefusal } from "./admission";
+import { offerSetup } from "./debate-setup";
 import {
   AWAITING_TOPIC_TTL_MS,
   awaitingTopicKey,
@@ -31,8 +32,8 @@ export async function rejectNonTextTopic(context: FeatureContext) {
 }
 
 /**
- * The topic arrived: validate, create the session, announce participants, then start it. The debate
- * itself runs in the engine; this handler returns as soon as it is started.
+ * The topic arrived: validated, it is offered on the setup card (one tap starts the debate with the
+ * defaults, or the user changes them first).
  */
 export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, raw: string) {
   const topic = raw.trim();
@@ -46,6 +47,20 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
     return;
   }
   await deps.coordination.deleteValue(awaitingTopicKey(context));
+  await offerSetup(deps, context, topic);
+}
+
+/** What the setup card decided; the rest (user, chat, language) comes from the context. */
+export type DebateChoice = Pick<
+  CreateSessionInput,
+  "topic" | "maxRounds" | "format" | "verdict" | "participants"
+>;
+
+/**
+ * Creates the session, announces participants, then starts it. The debate itself runs in the
+ * engine; this returns as soon as it is started.
+ */
+export async function launchDebate(deps: FeatureDeps, context: FeatureContext, choice: DebateChoice) {
   // The previous debate may have ended while the user typed; its transcript may still be posting.
   if (await deps.outbox.hasUndelivered(context.chatId)) {
     await context.reply(context.texts.stillDelivering, menuKeyboard(context.language));
@@ -55,7 +70,7 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
   try {
     // The core checks access and the daily limits again as it inserts the session, atomically.
     created = await deps.debate.createSession({
-      topic,
+      ...choice,
       userId: context.userId,
       chatId: context.chatId,
       source: "telegram",
@@ -83,6 +98,7 @@ export async function receiveTopic(deps: FeatureDeps, context: FeatureContext, r
       })),
       session.maxRounds,
       estimate,
+      session.format,
     ),
     menuKeyboard(context.language),
   );
