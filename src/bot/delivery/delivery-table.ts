@@ -62,6 +62,10 @@ export const deliveries = pgTable(
     index("deliveries_open_idx")
       .on(table.chatId, table.createdAt)
       .where(sql`${table.kind} = 'closing' and ${table.status} = 'pending'`),
+    // The chat's newest debate (is a button of an older one?): read on every button press.
+    index("deliveries_chat_closing_idx")
+      .on(table.chatId, table.createdAt)
+      .where(sql`${table.kind} = 'closing'`),
     // The queue's depth (GET /metrics) is counted on every scrape: only pending rows are read.
     index("deliveries_pending_idx").on(table.kind).where(sql`${table.status} = 'pending'`),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX "deliveries_chat_closing_idx" ON "deliveries" USING btree ("chat_id","created_at") WHERE "deliveries"."kind" = 'closing';
