@@ -154,6 +154,26 @@ describe("flood budget", () => {
     expect(Math.min(...sent.map((message) => message.at))).toBeGreaterThanOrEqual(start + 3000);
   });
 
+  test("two instances sending to one chat: a burst of 2 and the next send leave ≥ 1.25 s apart", async () => {
+    // One instance answers the user while another posts the transcript: only the shared bucket
+    // spaces them, and a send that arrives late must still not make three within Telegram's second.
+    const { clock, sent, sender, make } = harness();
+    const other = make();
+    const sends = [
+      sender.send({ chat_id: 9, text: "reply" }, { priority: "reply" }),
+      other.send({ chat_id: 9, text: "turn 1" }),
+      other.send({ chat_id: 9, text: "turn 2" }),
+      sender.send({ chat_id: 9, text: "menu" }, { priority: "reply" }),
+      other.send({ chat_id: 9, text: "turn 3" }),
+    ];
+    await advanceUntil(clock, () => sent.length === 5, 10);
+    await Promise.all(sends);
+    const times = sent.map((message) => message.at).sort((a, b) => a - b);
+    for (let index = 2; index < times.length; index += 1) {
+      expect(times[index]! - times[index - 2]!).toBeGreaterThanOrEqual(1250);
+    }
+  });
+
   test("typing goes only when the budget has room now; it is never queued", async () => {
     const { clock, actions, sender } = harness();
     expect(await sender.tryNow(7, "sendChatAction", { chat_id: 7, action: "typing" })).toBe(true);
@@ -161,7 +181,10 @@ describe("flood budget", () => {
     // The chat's burst is spent: a third goes nowhere, and nothing is left waiting.
     expect(await sender.tryNow(7, "sendChatAction", { chat_id: 7, action: "typing" })).toBe(false);
     expect(sender.queued()).toBe(0);
+    // One token back takes 1.25 s (0.8/s).
     await clock.advance(1000);
+    expect(await sender.tryNow(7, "sendChatAction", { chat_id: 7, action: "typing" })).toBe(false);
+    await clock.advance(250);
     expect(await sender.tryNow(7, "sendChatAction", { chat_id: 7, action: "typing" })).toBe(true);
     expect(actions).toEqual([7, 7, 7]);
   });

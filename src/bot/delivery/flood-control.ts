@@ -13,11 +13,15 @@ import type { TelegramEntity } from "./telegram-text";
  * bucket lets through at most `burst + rate × window` in any window, so the sustained rates sit
  * below Telegram's numbers by the burst and a little headroom: ≤ 30/s in all, ≈ 1/s per chat,
  * ≤ 20/min per group. Tokens are taken when a send leaves, but Telegram counts when it arrives: a
- * slow request followed by a quick one would squeeze a burst into less time than the bucket meant,
- * so sends to one chat are also spaced by `1 / (rate × burst)` after the previous one completes.
+ * slow request followed by a quick one would squeeze a burst into less time than the bucket meant.
+ * Within an instance, sends to one chat are also spaced by `1 / (rate × burst)` after the previous
+ * one completes; across instances (one sends a reply, another the transcript) only the bucket
+ * holds, so a chat refills at 0.8/s: a burst of 2 and the next send are ≥ 1.25 s apart when they
+ * leave, which keeps them within Telegram's second even when the first arrives 300 ms late (a
+ * lease check before it, a busy event loop).
  */
 export interface FloodLimits {
-  /** Sustained sends per second to one chat. Default 1. */
+  /** Sustained sends per second to one chat. Default 0.8 (Telegram: ≈ 1; the rest is headroom). */
   perChatPerSecond?: number;
   /** Sends one chat may get at once after a pause. Default 2. */
   chatBurst?: number;
@@ -136,6 +140,8 @@ export function createFloodControlledSender(deps: {
   const limits = deps.limits ?? {};
   const maxAttempts = limits.maxAttempts ?? 5;
   const name = budgetName(deps.token);
+  const perChatPerSecond = limits.perChatPerSecond ?? 0.8;
+  const chatBurst = limits.chatBurst ?? 2;
   const global: TokenBucket = {
     key: `telegram:${name}:global`,
     capacity: limits.globalBurst ?? 2,
@@ -143,15 +149,15 @@ export function createFloodControlledSender(deps: {
   };
   const chatBucket = (chatId: number): TokenBucket => ({
     key: `telegram:${name}:chat:${chatId}`,
-    capacity: limits.chatBurst ?? 2,
-    perSecond: limits.perChatPerSecond ?? 1,
+    capacity: chatBurst,
+    perSecond: perChatPerSecond,
   });
   const groupBucket = (chatId: number): TokenBucket => ({
     key: `telegram:${name}:group:${chatId}`,
     capacity: limits.groupBurst ?? 2,
     perSecond: (limits.groupPerMinute ?? 17) / 60,
   });
-  const chatGapMs = 1000 / ((limits.perChatPerSecond ?? 1) * (limits.chatBurst ?? 2));
+  const chatGapMs = 1000 / (perChatPerSecond * chatBurst);
   const bucketsOf = (chatId: number) =>
     isGroupChat(chatId) ? [global, chatBucket(chatId), groupBucket(chatId)] : [global, chatBucket(chatId)];
 
