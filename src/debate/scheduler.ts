@@ -237,7 +237,16 @@ export function createScheduler(deps: {
       for (const [sessionId] of runs) await coordination.markDue(sessionId, clock.now()).catch(() => {});
     },
     async wake(sessionId) {
-      await coordination.markDue(sessionId, clock.now());
+      // The session is running in Postgres already: with the coordination store unreachable it
+      // is not lost, reconciliation puts it on the schedule once the store answers again.
+      await coordination
+        .markDue(sessionId, clock.now())
+        .catch((error: unknown) =>
+          logger.warn("could not schedule the session now; reconciliation will", {
+            session: sessionId,
+            error,
+          }),
+        );
       schedulePoll(0);
     },
     localSessions: () => [...running.keys()],

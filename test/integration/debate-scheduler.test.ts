@@ -53,6 +53,29 @@ describe("in-process coordination", () => {
       await stack.stop();
     }
   }, 15_000);
+  test("a debate started while the store cannot schedule it still runs: reconciliation puts it on the schedule", async () => {
+    const stack = await createTestStack({ coordination: "memory", scheduler: { reconcileMs: 200 } });
+    try {
+      const coordination = stack.coordination;
+      const markDue = coordination.markDue.bind(coordination);
+      let refusals = 0;
+      // The store refuses the start's wake-up (as an unreachable Redis would), then answers again.
+      coordination.markDue = async (...args) => {
+        if (refusals === 0) {
+          refusals += 1;
+          throw new Error("connection is closed");
+        }
+        return markDue(...args);
+      };
+      const { id, recorder } = await startDebate(stack, { topic: "Scheduled later?", maxRounds: 1 });
+      expect(refusals).toBe(1);
+      expect((await recorder.waitFor("session-end")).stopReason).toBe("max_rounds");
+      await expectCleanDebate(stack, id, 1);
+      expect(stack.logLines.some((line) => line.includes("could not schedule the session now"))).toBe(true);
+    } finally {
+      await stack.stop();
+    }
+  }, 15_000);
 });
 
 describe("two engines on one database and Redis", () => {
