@@ -241,10 +241,10 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
   };
 
   const notifyFlood = async (message: TelegramMessage, from: TelegramUser) => {
-    await sender.send({
-      chat_id: message.chat.id,
-      text: TEXTS[languageOf(from.language_code)].tooManyMessages,
-    });
+    await sender.send(
+      { chat_id: message.chat.id, text: TEXTS[languageOf(from.language_code)].tooManyMessages },
+      { priority: "reply" },
+    );
   };
 
   bot.on("message", (context) => {
