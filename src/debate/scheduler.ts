@@ -239,14 +239,12 @@ export function createScheduler(deps: {
     async wake(sessionId) {
       // The session is running in Postgres already: with the coordination store unreachable it
       // is not lost, reconciliation puts it on the schedule once the store answers again.
-      await coordination
-        .markDue(sessionId, clock.now())
-        .catch((error: unknown) =>
-          logger.warn("could not schedule the session now; reconciliation will", {
-            session: sessionId,
-            error,
-          }),
-        );
+      await coordination.markDue(sessionId, clock.now()).catch((error: unknown) =>
+        logger.warn("could not schedule the session now; reconciliation will", {
+          session: sessionId,
+          error,
+        }),
+      );
       schedulePoll(0);
     },
     localSessions: () => [...running.keys()],
