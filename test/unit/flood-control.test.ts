@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { TelegramError } from "gramio";
-import { createFloodControlledSender } from "../../src/bot/delivery/flood-control";
+import { createFloodControlledSender, type FloodLimits } from "../../src/bot/delivery/flood-control";
 import { silentLogger } from "../../src/platform/logger";
 import { createMemoryCoordination } from "../../src/platform/memory-coordination";
 import { createManualClock } from "../helpers/manual-clock";
@@ -46,7 +46,7 @@ function harness(
     },
   };
   const coordination = createMemoryCoordination({ now: clock.now });
-  const make = () =>
+  const make = (limits?: FloodLimits) =>
     createFloodControlledSender({
       // biome-ignore lint/suspicious/noExplicitAny: a stand-in for GramIO's bot, only `api` is used.
       bot: { api } as any,
@@ -54,6 +54,7 @@ function harness(
       coordination,
       logger: silentLogger,
       clock,
+      limits,
     });
   return { clock, sent, actions, sender: make(), make };
 }
@@ -187,6 +188,21 @@ describe("flood budget", () => {
     await clock.advance(250);
     expect(await sender.tryNow(7, "sendChatAction", { chat_id: 7, action: "typing" })).toBe(true);
     expect(actions).toEqual([7, 7, 7]);
+  });
+
+  test("a send whose guard was slow takes a fresh token: it never arrives together with a later send", async () => {
+    const { clock, sent, make } = harness();
+    // One send a second in all, so any two sends must arrive a second apart.
+    const sender = make({ globalPerSecond: 1, globalBurst: 1 });
+    // The first send's lease check takes 300 ms (Postgres under load), the second has none.
+    const slowGuard = () => clock.sleep(300).then(() => true);
+    const first = sender.send({ chat_id: 1, text: "after a slow guard" }, { guard: slowGuard });
+    await clock.advance(1);
+    const second = sender.send({ chat_id: 2, text: "no guard" });
+    await advanceUntil(clock, () => sent.length === 2, 10);
+    await Promise.all([first, second]);
+    expect(sent.map((message) => message.text).sort()).toEqual(["after a slow guard", "no guard"]);
+    expect(Math.abs(sent[1]!.at - sent[0]!.at)).toBeGreaterThanOrEqual(1000);
   });
 
   test("a guard that says no stops the send right before Telegram is called", async () => {
