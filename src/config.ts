@@ -302,7 +302,7 @@ export function parseRuntimeSetting(
   const parsed = parseVariable(key, text);
   const normalized = normalizeSetting(key, parsed);
   // Money is kept to 8 places: a positive amount below that would silently become 0 ("no limit").
-  if (key === "SESSION_COST_LIMIT_USD" && normalized === "0" && (parsed as number) > 0) {
+  if (isUsdSetting(key) && normalized === "0" && (parsed as number) > 0) {
     throw new ConfigError(`${key} must be 0 (no limit) or at least 0.00000001`, key);
   }
   return normalized;

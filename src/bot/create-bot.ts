@@ -21,7 +21,7 @@ import type { DeliveryStore } from "./delivery/delivery-store";
 import { createFloodControlledSender, type FloodLimits } from "./delivery/flood-control";
 import { startLiveDelivery } from "./delivery/live-delivery";
 import { createOutbox, type Outbox } from "./delivery/outbox";
-import { refuseBlocked } from "./features/admission";
+import { refuseBlocked, tellBlockedNow } from "./features/admission";
 import { pressButton } from "./features/buttons";
 import { createChatAdminCheck } from "./features/chat-admins";
 import { donateFeature } from "./features/donate";
@@ -172,6 +172,10 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
     };
   };
 
+  /** With GROUP_CHATS=off a group gets one line, whatever it asks or presses, and nothing starts. */
+  const groupsClosed = async (context: FeatureContext) =>
+    !context.isPrivate && (await deps.settings.getAll()).GROUP_CHATS === "off";
+
   const forgetTopic = (context: FeatureContext) =>
     features.coordination.deleteValue(awaitingTopicKey(context));
 
@@ -225,9 +229,8 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       // Other chatter: in private chats point at the menu; in groups stay quiet.
       return context.isPrivate && text !== undefined ? showHelp(context) : undefined;
     }
-    // With GROUP_CHATS=off a group gets one line, whatever it asks, and nothing starts; a debate
-    // that ran before the switch can still be stopped.
-    if (!context.isPrivate && asked !== "stop" && (await deps.settings.getAll()).GROUP_CHATS === "off") {
+    // A debate that ran before the switch can still be stopped.
+    if (asked !== "stop" && (await groupsClosed(context))) {
       if (awaiting) return forgetTopic(context);
       return context.reply(context.texts.groupsOff);
     }
@@ -281,9 +284,13 @@ export function createBot(deps: CreateBotDeps): TelegramBotDoor {
       let text: string | undefined;
       try {
         const pressed = await contextFor(chat.id, chat.type, query.from);
-        text = pressed.user.blocked
-          ? pressed.texts.blocked
-          : await pressButton(features, pressed, data, message.message_id);
+        if (pressed.user.blocked) {
+          text = (await tellBlockedNow(features, pressed)) ? pressed.texts.blocked : undefined;
+        } else if (await groupsClosed(pressed)) {
+          text = pressed.texts.groupsOff;
+        } else {
+          text = await pressButton(features, pressed, data, message.message_id);
+        }
       } catch (error) {
         logger.error("button failed", { chatId: chat.id, error });
         text = TEXTS[languageOf(query.from.language_code)].buttonFailed;

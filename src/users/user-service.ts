@@ -56,11 +56,16 @@ export class UserError extends Error {
 
 const COST_MAX = 10_000;
 /** The same range as USER_COST_PER_DAY_USD: a number, or a decimal string (exact). */
-const costPerDay = type(`0 <= number <= ${COST_MAX}`).or(
-  type(/^\d{1,5}(\.\d{1,8})?$/)
-    .narrow((value, ctx) => Number(value) <= COST_MAX || ctx.mustBe(`at most ${COST_MAX}`))
-    .configure({ description: "a decimal string of US dollars" }),
-);
+const costPerDay = type(`0 <= number <= ${COST_MAX}`)
+  // Kept to 8 places: a positive amount below that would silently become 0 ("no limit").
+  .narrow(
+    (value, ctx) => value === 0 || value >= 0.00000001 || ctx.mustBe("0 (no limit) or at least 0.00000001"),
+  )
+  .or(
+    type(/^\d{1,5}(\.\d{1,8})?$/)
+      .narrow((value, ctx) => Number(value) <= COST_MAX || ctx.mustBe(`at most ${COST_MAX}`))
+      .configure({ description: "a decimal string of US dollars" }),
+  );
 
 /** What an operator may change of a user; `null` limits fall back to the settings. */
 export const userPatchSchema = type({

@@ -369,9 +369,11 @@ describe("settings", () => {
     expect(answer.status).toBe(200);
     expect(answer.json.SESSION_COST_LIMIT_USD).toBe("0.0000001");
     // Below the 8 places money is kept to, it would turn into 0 (no limit): refused instead.
-    const tiny = await api.request("PUT", "/api/settings", { body: '{"SESSION_COST_LIMIT_USD": 1e-9}' });
-    expect(tiny.status).toBe(422);
-    expect(tiny.json.error.details[0].message).toContain("at least 0.00000001");
+    for (const key of ["SESSION_COST_LIMIT_USD", "USER_COST_PER_DAY_USD", "BOT_COST_PER_DAY_USD"]) {
+      const tiny = await api.request("PUT", "/api/settings", { body: `{"${key}": 1e-9}` });
+      expect(tiny.status, key).toBe(422);
+      expect(tiny.json.error.details[0].message).toContain("at least 0.00000001");
+    }
     await api.request("PUT", "/api/settings", { body: { SESSION_COST_LIMIT_USD: "1.00" } });
   });
 

@@ -139,6 +139,8 @@ describe("GET and PATCH /api/users/{telegram_id}", () => {
       { debates_per_day: 1.5 },
       { cost_per_day_usd: "abc" },
       { cost_per_day_usd: 20_000 },
+      // Below the 8 places money is kept to: it would become 0, "no limit".
+      { cost_per_day_usd: 1e-9 },
       { blocked: "yes" },
       { telegram_id: 1 },
     ]) {

@@ -10,7 +10,7 @@ import { formatCost } from "../../src/bot/i18n/texts";
 import { sessions } from "../../src/db/schema";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
 import { type ApiClient, createApiClient } from "../helpers/api-client";
-import { replyToTopic, startTestBot, submitTopic } from "../helpers/bot-harness";
+import { replyToTopic, setupButtonOf, startTestBot, submitTopic } from "../helpers/bot-harness";
 import { eventually } from "../helpers/eventually";
 import {
   type ChatSpec,
@@ -47,6 +47,13 @@ const say = (chat: ChatSpec, from: UserSpec, text: string, predicate?: (text: st
 
 const sessionsOfChat = (chatId: number) =>
   stack.db.select().from(sessions).where(eq(sessions.chatId, chatId));
+
+/** Presses a button and resolves with the text the bot answered the callback query with. */
+async function press(chat: ChatSpec, from: UserSpec, messageId: number, data: string) {
+  const id = telegram.pressButton(chat, messageId, data, from).callback_query!.id;
+  await eventually(() => telegram.callbackAnswers.some((answer) => answer.callback_query_id === id));
+  return telegram.callbackAnswers.find((answer) => answer.callback_query_id === id)!.text;
+}
 
 async function settings(values: Record<string, string | number>) {
   const answer = await api.request("PUT", "/api/settings", { body: values });
@@ -130,6 +137,38 @@ describe("access", () => {
     } finally {
       await settings({ GROUP_CHATS: "on" });
     }
+  }, 60_000);
+
+  test("GROUP_CHATS=off: a setup card's button shown before the switch starts nothing", async () => {
+    const group: ChatSpec = { id: -7131, type: "supergroup" };
+    const cid = person(7131);
+    expect(await say(group, cid, "/new")).toContain("Напишите тему");
+    const cardShown = nextSent(group.id, (text) => text.startsWith("📝"));
+    telegram.sendText(group, "Тема до выключения групп", cid);
+    const shown = await cardShown;
+    await settings({ GROUP_CHATS: "off" });
+    try {
+      expect(await press(group, cid, shown.message_id, setupButtonOf(shown, "start")!)).toBe(
+        "Обсуждения в группах отключены — напишите мне в личные сообщения.",
+      );
+      expect(await sessionsOfChat(group.id)).toHaveLength(0);
+    } finally {
+      await settings({ GROUP_CHATS: "on" });
+    }
+  }, 60_000);
+
+  test("blocked: a button pressed again and again is refused once an hour, and starts nothing", async () => {
+    const chat = privateChat(7132);
+    const eve = person(7132);
+    expect(await say(chat, eve, "/new")).toContain("Напишите тему");
+    const cardShown = nextSent(chat.id, (text) => text.startsWith("📝"));
+    telegram.sendText(chat, "Тема перед блокировкой", eve);
+    const shown = await cardShown;
+    await patchUser(7132, { blocked: true });
+    const start = setupButtonOf(shown, "start")!;
+    expect(await press(chat, eve, shown.message_id, start)).toBe("Доступ к этому боту для вас закрыт.");
+    expect(await press(chat, eve, shown.message_id, start)).toBeUndefined();
+    expect(await sessionsOfChat(chat.id)).toHaveLength(0);
   }, 60_000);
 
   test("in a group only the user who started the debate or a chat administrator can stop it", async () => {

@@ -6,13 +6,13 @@ import type { FeatureContext, FeatureDeps } from "./feature-context";
 /** A blocked user hears it at most this often (and nothing else from the bot). */
 const BLOCKED_NOTICE_INTERVAL_MS = 60 * 60_000;
 
-/** Tells a blocked user so, at most once an hour across instances (a lease that is never released). */
+/** Whether a blocked user is to be told now: once an hour across instances (a lease never released). */
+export const tellBlockedNow = (deps: FeatureDeps, context: FeatureContext) =>
+  deps.coordination.acquireLock(`bot:blocked-notice:${context.telegramUserId}`, BLOCKED_NOTICE_INTERVAL_MS);
+
+/** Tells a blocked user so, at most once an hour. */
 export async function refuseBlocked(deps: FeatureDeps, context: FeatureContext) {
-  const first = await deps.coordination.acquireLock(
-    `bot:blocked-notice:${context.telegramUserId}`,
-    BLOCKED_NOTICE_INTERVAL_MS,
-  );
-  if (first) await context.reply(context.texts.blocked);
+  if (await tellBlockedNow(deps, context)) await context.reply(context.texts.blocked);
 }
 
 /**
