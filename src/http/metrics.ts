@@ -113,7 +113,7 @@ export function createMetrics(deps: {
   });
   const llmCalls = new Counter({
     name: "roundtable_llm_calls_total",
-    help: "LLM calls by provider, kind (turn, summary) and outcome (success or the failure's kind)",
+    help: "LLM calls by provider, kind (turn, summary, verdict) and outcome (success or the failure's kind)",
     labelNames: ["provider", "kind", "outcome"],
     registers,
   });
