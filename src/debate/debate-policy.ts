@@ -128,12 +128,16 @@ export function hasCurrentVerdict(state: Pick<DebateState, "messages">): boolean
 /** The limits that cost money (tokens, cost, daily budgets): what a verdict, one more call, must respect. */
 const MONEY_LIMITS = new Set(["token_limit", "cost_limit"]);
 
+/** When the debate's current run began (its start, or its last continue): its timeout counts from it. */
+export const runStartedAt = (session: Session, now: number) =>
+  (session.resumedAt ?? session.startedAt)?.getTime() ?? now;
+
 /** Who speaks next, or how the debate ends now (a limit, too few participants, the last round done). */
 export function planTurn(state: DebateState, now: number): TurnPlan {
   const { session } = state;
   const stop = stopFor({
     now,
-    startedAt: (session.resumedAt ?? session.startedAt)?.getTime() ?? now,
+    startedAt: runStartedAt(session, now),
     limits: state.limits,
     totals: state.totals,
     activeParticipants: activeParticipants(state).length,

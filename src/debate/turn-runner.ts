@@ -9,6 +9,7 @@ import {
   applyStep,
   type FailureOutcome,
   planTurn,
+  runStartedAt,
   stepAfterRound,
   stepAfterTurn,
   type TurnOutcome,
@@ -306,8 +307,7 @@ export function createTurnRunner(deps: TurnRunnerDeps) {
         () => {},
       );
     } else void store.turnStarted(turnStart);
-    const startedAt = state.session.startedAt?.getTime() ?? now();
-    const sessionDeadline = startedAt + state.limits.sessionTimeoutSec * 1000;
+    const sessionDeadline = runStartedAt(state.session, now()) + state.limits.sessionTimeoutSec * 1000;
     const turnDeadline = Math.min(now() + state.limits.turnTimeoutSec * 1000, sessionDeadline);
     const turnSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, turnDeadline - now()))]);
     try {

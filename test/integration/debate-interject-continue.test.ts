@@ -6,7 +6,8 @@
  * stopped debate continues with the same participants, and the limits still apply.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { messages } from "../../src/db/schema";
+import { eq } from "drizzle-orm";
+import { messages, sessions } from "../../src/db/schema";
 import { INTERJECTION_INTERVAL_SEC } from "../../src/debate/debate-service";
 import {
   expectContiguousTurns,
@@ -194,6 +195,23 @@ describe("continue", () => {
     const fifth = stack.fakeLlm.requests[4]!.messages;
     expect(fifth.at(-1)!.content).toBe("Round 3/3. Your turn, ChatGPT.");
     expect(fifth.filter((message) => message.role === "assistant")).toHaveLength(2);
+  });
+
+  test("a debate continued long after it first started: the session timeout counts from the continue", async () => {
+    const { id, recorder } = await startDebate(stack, { topic: "Back a day later", maxRounds: 1 });
+    await recorder.waitFor("session-end");
+    // Started a day ago, far past SESSION_TIMEOUT_SEC.
+    await stack.db
+      .update(sessions)
+      .set({ startedAt: new Date(Date.now() - 24 * 3600_000) })
+      .where(eq(sessions.id, id));
+    await stack.debate.continueSession(id, 1);
+    await eventually(() => recorder.events.filter((event) => event.type === "session-end").length === 2, {
+      message: "second end",
+    });
+    const detail = await stack.debate.getSession(id);
+    expect(detail.session).toMatchObject({ status: "finished", stopReason: "max_rounds", currentRound: 2 });
+    expect(modelTurns(detail.messages)).toHaveLength(4);
   });
 
   test("a stopped debate continues where it stopped: the interrupted turn is taken again", async () => {
