@@ -195,7 +195,7 @@ export interface DebateService {
     limit: number;
     offset: number;
   }): Promise<{ items: SessionListItem[]; total: number }>;
-  /** The chat's session that is created or running, if any (one per chat). */
+  /** The chat's session that is created or running, if any (one per chat); a stale `created` one is ended first. */
   activeSessionForChat(chatId: number): Promise<Session | null>;
   /** Whether debates can start: at least two enabled providers with a usable API key. */
   preflight(): Promise<Preflight>;
@@ -308,7 +308,10 @@ export function createDebateService(deps: {
     getParticipants: (sessionId) => reader.participants(sessionId),
     listChatSessions: ({ since }) => reader.chatSessions(since),
     listSessions: (options) => reader.list(options),
-    activeSessionForChat: (chatId) => reader.openForChat(chatId),
+    async activeSessionForChat(chatId) {
+      await store.freeStale(chatId);
+      return reader.openForChat(chatId);
+    },
 
     async interject(sessionId, input) {
       const content = normalizeInterjection(input.content);

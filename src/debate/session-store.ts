@@ -67,6 +67,8 @@ export interface SessionStore {
    * `access_denied` / `quota_exceeded` when its gate refuses it.
    */
   create(input: NewSession): Promise<SessionDetail>;
+  /** Ends the chat's session left `created` past STALE_CREATED_MS (a crash before it started): it frees the chat. */
+  freeStale(chatId: number): Promise<void>;
   /** `created` → `running` with the limits captured now; `invalid_state` otherwise. */
   start(sessionId: string, limits: SessionLimits): Promise<Session>;
   /** Ends a session still open; null when it had already ended (nothing is written or sent then). */
@@ -240,21 +242,23 @@ export function createSessionStore(deps: {
       .where(and(where, inArray(sessions.status, ["created", "running"])))
       .returning();
 
+  // A session left `created` by a crash before it started must not keep its chat busy forever.
+  const freeStale = async (chatId: number) => {
+    const stale = await endRows(
+      and(
+        eq(sessions.chatId, chatId),
+        eq(sessions.status, "created"),
+        lt(sessions.createdAt, new Date(now() - STALE_CREATED_MS)),
+      ),
+      { status: "failed", reason: "error", detail: "never started" },
+    );
+    for (const session of stale) await announceEnd(session);
+  };
+
   return {
+    freeStale,
     async create(input) {
-      // A session left `created` by a crash before it started must not keep its chat busy forever.
-      const stale =
-        input.chatId == null
-          ? []
-          : await endRows(
-              and(
-                eq(sessions.chatId, input.chatId),
-                eq(sessions.status, "created"),
-                lt(sessions.createdAt, new Date(now() - STALE_CREATED_MS)),
-              ),
-              { status: "failed", reason: "error", detail: "never started" },
-            );
-      for (const session of stale) await announceEnd(session);
+      if (input.chatId != null) await freeStale(input.chatId);
       let created: { session: Session; participants: SessionDetail["participants"] };
       try {
         created = await db.transaction(async (tx) => {

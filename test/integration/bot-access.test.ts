@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { formatCost } from "../../src/bot/i18n/texts";
 import { sessions } from "../../src/db/schema";
+import { STALE_CREATED_MS } from "../../src/debate/session-store";
 import { ADMIN_PASSWORD, ADMIN_USERNAME, AdminClient } from "../helpers/admin-client";
 import { type ApiClient, createApiClient } from "../helpers/api-client";
 import { replyToTopic, setupButtonOf, startTestBot, submitTopic } from "../helpers/bot-harness";
@@ -282,6 +283,27 @@ describe("usage and pace", () => {
     const usage = await say(chat, dan, "Мой лимит");
     expect(usage).toContain(`Сегодня: обсуждений 1 из 20, стоимость ${formatCost(totals.cost)} из $0.50.`);
     expect(usage).toMatch(/Лимиты обновятся в 00:00 UTC \(через .+\)\.$/);
+  }, 60_000);
+
+  test("a session a crash left `created` keeps its chat busy only until it is stale", async () => {
+    const chat = privateChat(7133);
+    const cid = person(7133);
+    const left = await stack.debate.createSession({
+      topic: "Never started",
+      chatId: chat.id,
+      verdict: false,
+    });
+    expect(await say(chat, cid, "/new")).toContain("уже идёт");
+    await stack.db
+      .update(sessions)
+      .set({ createdAt: new Date(Date.now() - STALE_CREATED_MS - 1000) })
+      .where(eq(sessions.id, left.session.id));
+    expect(await say(chat, cid, "/new")).toContain("Напишите тему");
+    expect(await stack.debate.getSessionRow(left.session.id)).toMatchObject({
+      status: "failed",
+      stopDetail: "never started",
+    });
+    await say(chat, cid, "/stop");
   }, 60_000);
 
   test("a new debate waits until the previous one is fully posted: no LLM call while it still queues", async () => {
