@@ -117,6 +117,11 @@ export function verdictDue(state: Pick<DebateState, "session" | "messages">): bo
   return state.session.verdict === true && !hasCurrentVerdict(state);
 }
 
+/** Whether a verdict can be asked for once the debate has ended: a turn to judge, and no verdict after it. */
+export function verdictOffered(messages: DebateState["messages"]): boolean {
+  return messages.some((message) => message.authorType === "model") && !hasCurrentVerdict({ messages });
+}
+
 /** A verdict written after the last turn (a continued debate's older verdict does not count). */
 export function hasCurrentVerdict(state: Pick<DebateState, "messages">): boolean {
   const verdict = state.messages.findLast((message) => message.authorType === "verdict");

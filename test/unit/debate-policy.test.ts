@@ -15,6 +15,7 @@ import {
   stepAfterRound,
   stepAfterTurn,
   TIMED_OUT_TWICE,
+  verdictOffered,
   verdictStep,
 } from "../../src/debate/debate-policy";
 import { expertLabel } from "../../src/debate/formats";
@@ -373,6 +374,8 @@ describe("verdict", () => {
 
   test("after the last round the verdict is due; its step writes the row and finishes the debate", () => {
     const debate = judged();
+    // Nothing to judge yet: no verdict is offered.
+    expect(verdictOffered(debate.messages)).toBe(false);
     turn(debate, answer("ok", "First view."));
     const { step } = turn(debate, answer("ok", "Second view."));
     // The last turn does not end the debate: it leaves the cursor past the round for the verdict.
@@ -401,8 +404,10 @@ describe("verdict", () => {
       cursor: { currentRound: 1, nextOrderIndex: END_OF_ROUND },
       end: { status: "finished", reason: "max_rounds" },
     });
+    expect(verdictOffered(debate.messages)).toBe(true);
     applyStep(debate, verdict, draftMessages("s", 2, verdict));
     expect(hasCurrentVerdict(debate)).toBe(true);
+    expect(verdictOffered(debate.messages)).toBe(false);
     // More turns (a continued debate) make it stale.
     debate.messages.push(
       ...draftMessages("s", 3, {
@@ -410,6 +415,8 @@ describe("verdict", () => {
       }),
     );
     expect(hasCurrentVerdict(debate)).toBe(false);
+    // A continued debate can have a new verdict on its new turns.
+    expect(verdictOffered(debate.messages)).toBe(true);
   });
 
   test("a failed, empty or unaffordable verdict leaves a note and the debate still finishes", () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { TelegramError } from "gramio";
 import type { Message, Session } from "../../db/schema";
+import { verdictOffered } from "../../debate/debate-policy";
 import type { DebateService } from "../../debate/debate-service";
 import { debateTexts } from "../../debate/debate-texts";
 import { type Clock, systemClock } from "../../platform/clock";
@@ -216,9 +217,9 @@ export function createOutbox(deps: {
       await debate.getTotals(session.id),
     );
     // The next steps hang under the closing line (the menu stays from the announcement).
-    const verdict = (await debate.listMessages(session.id)).some((row) => row.authorType === "verdict");
+    const verdict = verdictOffered(await debate.listMessages(session.id));
     await sender.send(
-      { chat_id: chatId, text, reply_markup: endKeyboard(language, session.id, { verdict: !verdict }) },
+      { chat_id: chatId, text, reply_markup: endKeyboard(language, session.id, { verdict }) },
       lease,
     );
     await store.closeSession(session.id, "sent");

@@ -203,7 +203,8 @@ export function createAdminKit(deps: AdminKitDeps) {
       log.error("admin request failed", {
         method: request.method,
         path: new URL(request.url).pathname,
-        error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+        // The logger's serializer keeps the stack, code and cause, and redacts secret fields.
+        error,
       });
       return errorPage(
         set,
