@@ -4,7 +4,7 @@
  * the service's own schema issues are mapped back to fields too.
  */
 import type { PersonalityFormValues } from "../../../admin-jsx/pages/personalities";
-import type { ProviderFormValues } from "../../../admin-jsx/pages/providers";
+import type { ProviderFormValues } from "../../../admin-jsx/pages/provider-form";
 import type { StartFormValues } from "../../../admin-jsx/pages/sessions";
 import type { FieldIssue } from "../../catalog/catalog-errors";
 import type { PersonalityView } from "../../catalog/personality-service";

@@ -1,7 +1,8 @@
 /** @jsxImportSource @kitajs/html */
 import { type } from "arktype";
 import type { NoticeData } from "../../../admin-jsx/components/ui";
-import { ProviderFormPage, ProvidersPage } from "../../../admin-jsx/pages/providers";
+import { ProviderFormPage } from "../../../admin-jsx/pages/provider-form";
+import { ProvidersPage } from "../../../admin-jsx/pages/providers";
 import { CatalogError, describeIssues } from "../../catalog/catalog-errors";
 import type { PersonalityService } from "../../catalog/personality-service";
 import { type ProviderService, providerInputSchema } from "../../catalog/provider-service";

@@ -1,10 +1,6 @@
 /** @jsxImportSource @kitajs/html */
-import {
-  emptySessionForms,
-  SessionDetailPage,
-  type SessionForms,
-  SessionLive,
-} from "../../../admin-jsx/pages/session-detail";
+import { emptySessionForms, type SessionForms } from "../../../admin-jsx/pages/session-actions";
+import { SessionDetailPage, SessionLive } from "../../../admin-jsx/pages/session-detail";
 import {
   emptyStartForm,
   type SessionFilters,
