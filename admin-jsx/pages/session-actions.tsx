@@ -2,7 +2,7 @@
 /** What the operator can do with a session from its page: interject, continue, ask for a verdict, export. */
 
 import { CONTINUE_ROUNDS_RANGE } from "../../src/config";
-import { hasCurrentVerdict } from "../../src/debate/debate-policy";
+import { verdictOffered } from "../../src/debate/debate-policy";
 import { INTERJECTION_MAX_LENGTH, type SessionDetail } from "../../src/debate/debate-service";
 import { CsrfInput, type FieldErrors, PostButton, TextArea, TextField } from "../components/ui";
 
@@ -22,18 +22,13 @@ export const emptySessionForms = (): SessionForms => ({ content: "", rounds: "1"
 export function sessionActions(detail: SessionDetail, verdictPending: boolean) {
   const { status } = detail.session;
   const ended = status === "finished" || status === "stopped";
-  const hasTurns = detail.messages.some((message) => message.authorType === "model");
   return {
     stop: status === "created" || status === "running",
     interject: status === "running",
     // A verdict being written is waited for first (the service refuses to continue meanwhile).
     continue: ended && !verdictPending,
     // None covering the last turn: a continued debate may be judged again.
-    verdict:
-      (ended || status === "failed") &&
-      hasTurns &&
-      !verdictPending &&
-      !hasCurrentVerdict({ messages: detail.messages }),
+    verdict: (ended || status === "failed") && !verdictPending && verdictOffered(detail.messages),
   };
 }
 

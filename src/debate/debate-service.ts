@@ -27,7 +27,7 @@ import { debateTexts, languageOfTopic } from "./debate-texts";
 import { type ProviderProblem, providerProblem } from "./model-factory";
 import { exportSession, type SessionExport } from "./session-export";
 import type { SessionDetail, SessionListItem, SessionReader } from "./session-reader";
-import type { NewParticipant, SessionStore } from "./session-store";
+import { type NewParticipant, type SessionStore, STALE_CREATED_MS } from "./session-store";
 import type { SessionLimits } from "./stop-conditions";
 
 export type { SessionDetail, SessionListItem } from "./session-reader";
@@ -309,6 +309,10 @@ export function createDebateService(deps: {
     listChatSessions: ({ since }) => reader.chatSessions(since),
     listSessions: (options) => reader.list(options),
     async activeSessionForChat(chatId) {
+      const open = await reader.openForChat(chatId);
+      if (open?.status !== "created" || open.createdAt.getTime() > clock.now() - STALE_CREATED_MS)
+        return open;
+      // Left `created` by a crash before it started: ended, so the chat is free again.
       await store.freeStale(chatId);
       return reader.openForChat(chatId);
     },
